@@ -1,0 +1,90 @@
+"""The array-module shim: the one place that decides between NumPy (CPU) and CuPy (GPU).
+
+Every other module asks this one for its array module instead of importing CuPy, so the same
+layer code runs on both. Arrays carry their device with them: `array_module(x)` returns `cupy`
+for a CuPy array and `numpy` otherwise, which is how the layers pick `xp` at call time.
+"""
+
+import numpy as np
+
+_cupy = None          # the cupy module once imported successfully
+_cupy_error = None    # why it could not be used, for the error message
+
+DEVICES = ("cpu", "gpu", "auto")
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used (no CuPy, no visible GPU)."""
+
+
+def _try_import_cupy():
+    global _cupy, _cupy_error
+    if _cupy is not None or _cupy_error is not None:
+        return _cupy
+    try:
+        import cupy  # the only cupy import in the package
+
+        if not cupy.is_available():
+            _cupy_error = "CuPy is installed but sees no CUDA GPU"
+        else:
+            _cupy = cupy
+    except Exception as exc:  # ImportError, or a CUDA library that fails to load
+        _cupy_error = f"CuPy could not be imported ({exc.__class__.__name__}: {exc})"
+    return _cupy
+
+
+def resolve_device(device):
+    """Map 'cpu' | 'gpu' | 'auto' to 'cpu' or 'gpu', or raise DeviceError saying what to do."""
+    if device not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return "cpu"
+    cupy = _try_import_cupy()
+    if cupy is not None:
+        return "gpu"
+    if device == "auto":
+        return "cpu"
+    raise DeviceError(
+        f"--device gpu needs CuPy and an NVIDIA GPU: {_cupy_error}. "
+        "Install it with: pip install 'tinygan[cuda12]' (CUDA 12) or 'tinygan[cuda13]' (CUDA 13)"
+    )
+
+
+def get_xp(device):
+    """The array module for a resolved device name."""
+    return _try_import_cupy() if resolve_device(device) == "gpu" else np
+
+
+def array_module(x):
+    """numpy or cupy, whichever owns array `x`."""
+    if _cupy is not None and isinstance(x, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def to_device(x, device):
+    """Copy a host (NumPy) array to `device` ('cpu' returns it unchanged)."""
+    return get_xp(device).asarray(x) if device == "gpu" else to_host(x)
+
+
+def to_host(x):
+    """A NumPy copy of `x` (no copy when it already is a NumPy array)."""
+    if _cupy is not None and isinstance(x, _cupy.ndarray):
+        return _cupy.asnumpy(x)
+    return np.asarray(x)
+
+
+def device_of(x):
+    return "gpu" if array_module(x) is not np else "cpu"
+
+
+def synchronize(x=None):
+    """Wait for queued GPU work (a no-op on the CPU); needed before wall-clock timing."""
+    if _cupy is not None:
+        _cupy.cuda.get_current_stream().synchronize()
+
+
+def rng(seed):
+    """A host-side, seeded random generator. Randomness is drawn on the host and copied over,
+    so a seed gives the same numbers on CPU and GPU."""
+    return np.random.default_rng(seed)

@@ -1,0 +1,11 @@
+"""The layer library: each layer in its own file, forward and backward side by side."""
+
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .base import Flatten, Layer, Reshape, Sequential
+from .batchnorm import BatchNorm2d
+from .conv import Conv2d
+from .conv_transpose import ConvTranspose2d
+from .linear import Linear
+
+__all__ = ["BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "Layer", "LeakyReLU", "Linear",
+           "ReLU", "Reshape", "Sequential", "Sigmoid", "Tanh"]
