@@ -1,0 +1,220 @@
+"""End to end: train, resume, sample, interpolate, info, export and their error messages."""
+
+import json
+import zipfile
+
+import numpy as np
+from conftest import TINY, invoke, random_images
+from PIL import Image
+
+from tinygan import checkpoint as ckpt
+from tinygan.data import Batches
+from tinygan.demo import demo_faces
+from tinygan.train import Trainer
+
+
+def test_train_writes_a_complete_run_folder(tiny_run):
+    names = {p.name for p in tiny_run.iterdir()}
+    assert {"config.json", "log.csv", "real.png", "progress", "progress.gif",
+            "ckpt_00000006.npz", "ckpt_00000003.npz"} <= names
+    rows = (tiny_run / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,epoch,loss_d,loss_g,d_real,d_fake")
+    assert [r.split(",")[0] for r in rows[1:]] == ["2", "4", "6"]
+    assert len(list((tiny_run / "progress").glob("*.png"))) == 2
+    assert Image.open(tiny_run / "real.png").size == (8 * 34 + 2, 2 * 34 + 2)   # 16 faces
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert config["size"] == 32 and config["batch"] == 16
+
+
+def _trainer(tmp_path, name, steps_per_ckpt=100):
+    config = dict(size=32, nz=16, ngf=8, ndf=8, batch=8, lr=2e-4, beta1=0.5, beta2=0.999,
+                  real_label=0.9, label_noise=0.1, flip=True, ema=0.9, seed=3,
+                  log_every=2, sample_every=100, ckpt_every=steps_per_ckpt, keep=3)
+    run = tmp_path / name
+    run.mkdir(exist_ok=True)
+    return Trainer(config, str(run), demo_faces(40, 32, seed=1), log=lambda m: None)
+
+
+def test_resume_is_exact(tmp_path):
+    straight = _trainer(tmp_path, "straight")
+    straight.train(8)
+    first = _trainer(tmp_path, "split")
+    first.train(5)                      # stops at 5: a checkpoint is written on the way out
+    second = _trainer(tmp_path, "split")
+    second.resume()
+    assert second.step == 5
+    second.train(8)
+    a, b = straight.gan.state_arrays(), second.gan.state_arrays()
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_batches_depend_only_on_seed_and_step():
+    images = random_images(50, 8, 8)
+    b1, b2 = Batches(images, 8, seed=1, flip=True), Batches(images, 8, seed=1, flip=True)
+    np.testing.assert_array_equal(b1.batch(13), b2.batch(13))
+    assert not np.array_equal(b1.batch(0), b1.batch(1))
+    # every image once per epoch (the remainder dropped)
+    seen = np.concatenate([b1.indices(s) for s in range(b1.steps_per_epoch)])
+    assert len(set(seen.tolist())) == 48
+    batch = next(b1.iterate(13))
+    np.testing.assert_array_equal(batch, b2.batch(13))
+    assert batch.min() >= -1 and batch.max() <= 1
+
+
+def test_cli_resume_continues_to_more_steps(tiny_run):
+    result = invoke("train", "--resume", tiny_run, "--steps", 8)
+    assert result.exit_code == 0, result.output
+    assert ckpt.list_checkpoints(tiny_run)[0].endswith("ckpt_00000008.npz")
+
+
+def test_sample_grid_separate_and_same_face_for_n1(tiny_run, tmp_path):
+    out64 = tmp_path / "g64.png"
+    r = invoke("sample", "-n", 64, "--checkpoint", tiny_run, "--seed", 5, "--out", out64,
+               "--separate", tmp_path / "faces", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert Image.open(out64).size == (8 * 34 + 2, 8 * 34 + 2)
+    assert len(list((tmp_path / "faces").glob("*.png"))) == 64
+    r = invoke("sample", "-n", 1, "--checkpoint", tiny_run, "--seed", 5, "--out",
+               tmp_path / "g1.png", "--separate", tmp_path / "one", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    one = np.asarray(Image.open(next((tmp_path / "one").glob("*.png"))))
+    first = np.asarray(Image.open(tmp_path / "faces" / "face_5_0000.png"))
+    assert np.abs(one.astype(int) - first).max() <= 1   # same face, batch of 1 or 64
+
+
+def test_sample_best_and_truncation(tiny_run, tmp_path):
+    r = invoke("sample", "-n", 4, "--best", 4, "--truncation", 1.0, "--checkpoint", tiny_run,
+               "--out", tmp_path / "best.png", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "best.png").exists()
+
+
+def test_interpolate_info_export_and_init(tiny_run, tmp_path):
+    gif = tmp_path / "walk.gif"
+    r = invoke("interpolate", 1, 2, "--checkpoint", tiny_run, "--frames", 5, "--out", gif,
+               "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert Image.open(gif).n_frames == 8
+    r = invoke("info", tiny_run)
+    assert r.exit_code == 0 and "step: 6" in r.output and "G_ema" in r.output
+    exported = tmp_path / "g.npz"
+    r = invoke("export", tiny_run, "--out", exported)
+    assert r.exit_code == 0, r.output
+    arrays, meta = ckpt.load(str(exported))
+    assert all(v.dtype == np.float16 for v in arrays.values()) and meta["config"]["nz"] == 100
+    r = invoke("sample", "-n", 4, "--checkpoint", exported, "--out", tmp_path / "e.png",
+               "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    r = invoke("train", "--data", "demo", "--steps", 2, "--init", exported, "--out",
+               tmp_path / "ft", *TINY)
+    assert r.exit_code == 0 and "initialised from" in r.output, r.output
+
+
+def test_gradcheck_command_passes():
+    r = invoke("gradcheck")
+    assert r.exit_code == 0
+    assert "worst relative error" in r.output and "FAIL" not in r.output
+    assert "Conv2d" in r.output and "bce_with_logits" in r.output
+
+
+# --------------------------------------------------------------------------- data sources
+def _write_images(folder, n, size=(40, 30), mode="RGB"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, arr in enumerate(random_images(n, size[1], size[0], seed=n)):
+        Image.fromarray(arr).convert(mode).save(folder / f"{i}.png")
+
+
+def test_data_from_folder_zip_npy_and_any_mode(tmp_path):
+    from tinygan.data import load_images
+    _write_images(tmp_path / "flat", 3)
+    _write_images(tmp_path / "nested" / "a" / "b", 2, mode="L")
+    _write_images(tmp_path / "nested", 2, mode="RGBA")
+    _write_images(tmp_path / "nested" / "c", 2, mode="P")
+    Image.fromarray(random_images(1, 20, 50)[0]).convert("CMYK").save(tmp_path / "nested" / "k.jpg")
+    for src, n in ((tmp_path / "flat", 3), (tmp_path / "nested", 7)):
+        images, report = load_images(str(src), 32)
+        assert images.shape == (n, 32, 32, 3) and images.dtype == np.uint8 and report.used == n
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as z:
+        for p in (tmp_path / "flat").iterdir():
+            z.write(p, f"inner/{p.name}")
+        z.writestr("notes.txt", "hello")
+    images, report = load_images(str(tmp_path / "d.zip"), 32)
+    assert images.shape == (3, 32, 32, 3) and report.skipped == {"non-image files": 1}
+    np.save(tmp_path / "a.npy", random_images(5, 16, 16))
+    images, _ = load_images(str(tmp_path / "a.npy"), 32)
+    assert images.shape == (5, 32, 32, 3)
+
+
+def test_non_square_images_are_center_cropped():
+    from tinygan.data import prepare_image
+    arr = np.zeros((20, 60, 3), np.uint8)
+    arr[:, 20:40] = 255          # a white centre square
+    out = prepare_image(Image.fromarray(arr), 20)
+    assert out.shape == (20, 20, 3) and out.min() == 255
+
+
+def _expect_usage_error(result, *words):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in result.output, result.output
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    train = ["train", "--steps", 1, "--out", tmp_path / "r", *TINY]
+    _expect_usage_error(invoke(*train, "--data", tmp_path / "missing.zip"), "no such file")
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w"):
+        pass
+    _expect_usage_error(invoke(*train, "--data", tmp_path / "empty.zip"), "contains no images")
+    (tmp_path / "noimg").mkdir()
+    (tmp_path / "noimg" / "a.txt").write_text("x")
+    _expect_usage_error(invoke(*train, "--data", tmp_path / "noimg"), "contains no images")
+    (tmp_path / "notes.txt").write_text("not images")
+    _expect_usage_error(invoke(*train, "--data", tmp_path / "notes.txt"), "not a zip")
+    bad = tmp_path / "mostly_bad"
+    _write_images(bad, 2)
+    for i in range(5):
+        (bad / f"broken{i}.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    _expect_usage_error(invoke(*train, "--data", bad), "could not be decoded")
+    _expect_usage_error(invoke(*train, "--data", "demo", "--size", "50"), "--size")
+    _expect_usage_error(invoke("sample", "-n", 0, "--out", tmp_path / "x.png"), "-n")
+    _expect_usage_error(invoke("sample", "--checkpoint", tmp_path / "nope"), "no such")
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("ckpt_*"))
+
+
+def test_corrupt_images_are_skipped_with_a_count(tmp_path):
+    folder = tmp_path / "some_bad"
+    _write_images(folder, 20, size=(32, 32))
+    (folder / "truncated.png").write_bytes((folder / "0.png").read_bytes()[:40])
+    (folder / "zero.jpg").write_bytes(b"")
+    out = tmp_path / "r"
+    r = invoke("train", "--data", folder, "--steps", 1, "--out", out, *TINY)
+    assert r.exit_code == 0, r.output
+    assert "20 images (skipped 2 unreadable files)" in r.output
+
+
+def test_huge_image_is_skipped(tmp_path):
+    import io
+
+    from tinygan.data import MAX_PIXELS, decode
+    buf = io.BytesIO()
+    side = int(MAX_PIXELS ** 0.5) + 10
+    Image.new("1", (side, side)).save(buf, format="PNG")   # tiny file, huge canvas
+    assert decode(buf.getvalue(), 32) == "too large"
+
+
+def test_gpu_without_cupy_is_a_clear_error(tmp_path):
+    from tinygan import backend
+    if backend.resolve_device("auto") == "gpu":
+        return   # a GPU is present: the error cannot happen here
+    _expect_usage_error(invoke("sample", "--device", "gpu", "--out", tmp_path / "x.png"),
+                        "pip install")
+
+
+def test_no_model_says_what_to_do(tmp_path, monkeypatch):
+    from tinygan import generate
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(generate, "PRETRAINED", str(tmp_path / "none.npz"))
+    _expect_usage_error(invoke("sample", "--out", "x.png"), "tinygan train")

@@ -1,0 +1,136 @@
+"""The GAN itself: G, D, their optimizers, the generator's moving average, and one training
+step of the DCGAN recipe (Goodfellow et al. 2014's non-saturating loss, Radford et al. 2015).
+
+One step, as in pytorch/examples' DCGAN:
+  1. D on real images, target `real_label` (1, or 0.9 with label smoothing); backward.
+  2. fake = G(z); D on fake, target 0; backward; the two gradients add; Adam step on D.
+  3. D on the same fake with target 1 (G wants D fooled); backward through D into G;
+     Adam step on G. D's weight gradients are not needed here, so they are skipped.
+  4. The moving average of G's weights (EMA) moves towards G's.
+"""
+
+import copy
+
+import numpy as np
+
+from .backend import array_module, to_device
+from .losses import bce_with_logits
+from .models import build
+from .optim import Adam
+
+DEFAULTS = dict(size=64, nz=100, ngf=64, ndf=64, lr=2e-4, beta1=0.5, beta2=0.999,
+                real_label=1.0, label_noise=0.0, ema=0.999)
+
+
+class GAN:
+    def __init__(self, config, device="cpu", seed=0, dtype=np.float32):
+        self.config = dict(DEFAULTS, **config)
+        c = self.config
+        self.G, self.D = build(c, np.random.default_rng(seed))
+        self.G.astype(dtype).to(device)
+        self.D.astype(dtype).to(device)
+        self.G_ema = copy.deepcopy(self.G)
+        betas = (c["beta1"], c["beta2"])
+        self.opt_G = Adam(self.G, lr=c["lr"], betas=betas)
+        self.opt_D = Adam(self.D, lr=c["lr"], betas=betas)
+        self.device, self.dtype = device, dtype
+        self.steps_done = 0
+
+    # -- the training step --------------------------------------------------------------
+    def train_step(self, real, z, rng=None):
+        """One D step and one G step. `real` (N, S, S, 3) in [-1, 1] and `z` (N, nz) are on
+        the model's device. Returns scalars (0-d device arrays): loss_d, loss_g, d_real, d_fake.
+        `rng` supplies the label-noise coin flips when label_noise > 0."""
+        G, D = self.G, self.D
+        xp = array_module(real)
+        real_target, fake_target = self._targets(len(real), rng, xp)
+
+        D.set_requires_grad(True)
+        logits_real = D.forward(real)
+        loss_real, dlogits = bce_with_logits(logits_real, real_target)
+        D.backward(dlogits)
+        grads_real = [layer.grads[key].copy() for _, layer, key in D.parameters()]
+
+        fake = G.forward(z)
+        logits_fake = D.forward(fake)
+        loss_fake, dlogits = bce_with_logits(logits_fake, fake_target)
+        D.backward(dlogits)
+        for g_real, (_, layer, key) in zip(grads_real, D.parameters()):
+            layer.grads[key] += g_real
+        self.opt_D.step()
+
+        D.set_requires_grad(False)
+        logits_gen = D.forward(fake)
+        loss_g, dlogits = bce_with_logits(logits_gen, xp.ones_like(logits_gen))
+        G.backward(D.backward(dlogits))
+        self.opt_G.step()
+        self.update_ema()
+        self.steps_done += 1
+
+        sigmoid = lambda v: 0.5 * (1 + xp.tanh(0.5 * v)).mean()
+        return dict(loss_d=loss_real + loss_fake, loss_g=loss_g,
+                    d_real=sigmoid(logits_real), d_fake=sigmoid(logits_fake))
+
+    def _targets(self, n, rng, xp):
+        c = self.config
+        real = xp.full((n, 1), c["real_label"], dtype=self.dtype)
+        fake = xp.zeros((n, 1), dtype=self.dtype)
+        if c["label_noise"] > 0 and rng is not None:
+            # flip a fraction of D's labels: a regulariser against an overconfident D
+            flip_real = to_device(rng.random((n, 1)) < c["label_noise"], self.device)
+            flip_fake = to_device(rng.random((n, 1)) < c["label_noise"], self.device)
+            real, fake = xp.where(flip_real, 0, real), xp.where(flip_fake, c["real_label"], fake)
+            real, fake = real.astype(self.dtype), fake.astype(self.dtype)
+        return real, fake
+
+    def update_ema(self):
+        """ema <- ema + (1 - d)(w - ema), with d warming up as min(decay, (1+t)/(10+t)) so the
+        average does not drag the random initial weights along for thousands of steps."""
+        t = self.steps_done
+        decay = min(self.config["ema"], (1 + t) / (10 + t))
+        for (_, g_layer, key), (_, e_layer, _) in zip(self.G.parameters(), self.G_ema.parameters()):
+            e_layer.params[key] += (1 - decay) * (g_layer.params[key] - e_layer.params[key])
+        for g_layer, e_layer in zip(self.G.layers, self.G_ema.layers):
+            for key, value in g_layer.buffers.items():
+                e_layer.buffers[key] = value.copy()
+
+    # -- state for checkpoints ----------------------------------------------------------
+    def state_arrays(self):
+        arrays = {}
+        for prefix, model in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            arrays.update({f"{prefix}/{k}": v for k, v in model.state_dict().items()})
+        for prefix, opt in (("optG", self.opt_G), ("optD", self.opt_D)):
+            arrays.update({f"{prefix}/{k}": np.asarray(v) for k, v in opt.state_dict().items()})
+        return arrays
+
+    def load_state_arrays(self, arrays):
+        from .checkpoint import section
+        for prefix, model in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            model.load_state_dict(section(arrays, prefix))
+        for prefix, opt in (("optG", self.opt_G), ("optD", self.opt_D)):
+            opt.load_state_dict(section(arrays, prefix))
+        self.steps_done = int(self.opt_G.t)
+
+
+def recalibrate_batchnorm(G, nz, seed=0, batches=8, batch_size=64):
+    """Re-estimate G's BatchNorm running statistics for its current weights.
+
+    The EMA generator's weights are an average, but the running statistics it inherits were
+    measured on the raw generator; running a few batches in train mode with a cumulative
+    average gives statistics that match the averaged weights (BigGAN's "standing statistics").
+    """
+    from .layers import BatchNorm2d
+    bns = [layer for layer in G.layers if isinstance(layer, BatchNorm2d)]
+    if not bns:
+        return G
+    xp = array_module(bns[0].params["gamma"])
+    saved = [bn.momentum for bn in bns]
+    rng = np.random.default_rng(seed)
+    for i in range(batches):
+        for bn in bns:
+            bn.momentum = 1.0 / (i + 1)   # cumulative average of the batches' statistics
+        z = xp.asarray(rng.standard_normal((batch_size, nz)), dtype=bns[0].params["gamma"].dtype)
+        G.forward(z, train=True)
+    for bn, momentum in zip(bns, saved):
+        bn.momentum = momentum
+    return G

@@ -1,0 +1,107 @@
+"""Using a trained generator: finding and loading it, drawing faces, walking latent space."""
+
+import glob
+import os
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .backend import to_device, to_host
+from .images import to_uint8
+from .models import discriminator, generator
+
+PRETRAINED = os.path.join(os.path.dirname(__file__), "pretrained", "generator.npz")
+
+
+class NoModelError(ValueError):
+    pass
+
+
+def find_checkpoint(path=None, runs_dir="runs"):
+    """A checkpoint file for `path` (a file, or a run folder -> its newest checkpoint); without
+    a path, the newest checkpoint under runs/, else the shipped pretrained generator."""
+    if path:
+        if os.path.isdir(path):
+            found = ckpt.list_checkpoints(path)
+            if not found:
+                raise NoModelError(f"{path}: this folder holds no checkpoint (ckpt_*.npz)")
+            return found[0]
+        if not os.path.exists(path):
+            raise NoModelError(f"{path}: no such checkpoint file or run folder")
+        return path
+    runs = glob.glob(os.path.join(runs_dir, "*", f"{ckpt.PREFIX}*.npz"))
+    if runs:
+        return max(runs, key=os.path.getmtime)
+    if os.path.exists(PRETRAINED):
+        return PRETRAINED
+    raise NoModelError("no trained model found: train one with `tinygan train --data demo "
+                       "--steps 500`, or pass --checkpoint")
+
+
+def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True):
+    """(G, D or None, meta) from a checkpoint or an exported generator, on `device`, float32."""
+    arrays, meta = ckpt.load(path)
+    config = meta.get("config", {})
+    try:
+        G = generator(config["size"], config["nz"], config["ngf"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ckpt.CheckpointError(f"{path}: its config is unusable ({exc})") from None
+    prefix = "G_ema" if prefer_ema and any(k.startswith("G_ema/") for k in arrays) else "G"
+    state = ckpt.section(arrays, prefix)
+    ckpt.check_model_arrays(path, G, state, prefix)
+    G.load_state_dict({k: v.astype(np.float32) for k, v in state.items()})
+    D = None
+    if with_discriminator:
+        d_state = ckpt.section(arrays, "D")
+        if not d_state:
+            raise ckpt.CheckpointError(f"{path}: holds no discriminator (an exported generator); "
+                                       "--best needs a training checkpoint")
+        D = discriminator(config["size"], config["ndf"])
+        ckpt.check_model_arrays(path, D, d_state, "D")
+        D.load_state_dict(d_state)
+        D.to(device)
+    return G.to(device), D, meta
+
+
+def latent(seed, n, nz, truncation=None):
+    """n noise vectors from `seed`; face i is the same for any n >= i+1. With a truncation
+    threshold t, values with |z| > t are redrawn (the truncation trick: typical faces)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, nz))
+    if truncation is not None:
+        bad = np.abs(z) > truncation
+        while bad.any():
+            z[bad] = rng.standard_normal(int(bad.sum()))
+            bad = np.abs(z) > truncation
+    return z.astype(np.float32)
+
+
+def generate(G, z, device="cpu", batch_size=256):
+    """uint8 faces (N, S, S, 3) for noise z (N, nz), with BatchNorm's running statistics, so a
+    face does not depend on the others in its batch."""
+    out = []
+    for i in range(0, len(z), batch_size):
+        x = G.forward(to_device(z[i:i + batch_size], device), train=False)
+        out.append(to_uint8(to_host(x)))
+    return np.concatenate(out)
+
+
+def best_of(G, D, z, k, device="cpu"):
+    """The k faces of z that D finds most real, best first."""
+    faces = []
+    scores = []
+    for i in range(0, len(z), 256):
+        x = G.forward(to_device(z[i:i + 256], device), train=False)
+        scores.append(to_host(D.forward(x, train=False)).ravel())
+        faces.append(to_uint8(to_host(x)))
+    order = np.argsort(-np.concatenate(scores))[:k]
+    return np.concatenate(faces)[order]
+
+
+def slerp(a, b, t):
+    """Spherical interpolation, which keeps |z| typical for Gaussian noise along the path."""
+    na, nb = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    omega = np.arccos(np.clip(np.dot(na, nb), -1, 1))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)

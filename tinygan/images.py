@@ -1,0 +1,49 @@
+"""Converting between model outputs and pictures: uint8 mapping, grids, PNG and GIF files."""
+
+import math
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(x):
+    """[-1, 1] floats (N, H, W, 3) on the host -> uint8, as round((x + 1) * 127.5)."""
+    return np.clip(np.rint((np.asarray(x, dtype=np.float32) + 1) * 127.5), 0, 255).astype(np.uint8)
+
+
+def to_float(images, dtype=np.float32):
+    """uint8 (N, H, W, 3) -> [-1, 1] floats."""
+    return images.astype(dtype) * (2 / 255) - 1
+
+
+def grid(images, ncols=None, pad=2, background=255):
+    """Tile uint8 images (N, H, W, 3) into one uint8 picture with `pad` pixels between them."""
+    n, h, w, c = images.shape
+    ncols = ncols or math.ceil(math.sqrt(n))
+    nrows = math.ceil(n / ncols)
+    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), background, np.uint8)
+    for i, img in enumerate(images):
+        r, q = divmod(i, ncols)
+        y, x = pad + r * (h + pad), pad + q * (w + pad)
+        out[y:y + h, x:x + w] = img
+    return out
+
+
+def save_png(array, path):
+    """Write a uint8 picture atomically (a reader never sees half a file)."""
+    tmp = f"{path}.tmp"
+    Image.fromarray(array).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def save_gif(frames, path, duration_ms=120, last_frame_ms=1500):
+    """Animate uint8 pictures; the last frame lingers so the result can be seen."""
+    if not frames:
+        return
+    pictures = [Image.fromarray(f) for f in frames]
+    durations = [duration_ms] * (len(frames) - 1) + [last_frame_ms]
+    tmp = f"{path}.tmp"
+    pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=durations, loop=0)
+    os.replace(tmp, path)

@@ -1,0 +1,244 @@
+"""The training loop and its run folder: logging, grids, checkpoints, resume, and safety.
+
+A run folder holds:
+    config.json        everything needed to rebuild the run
+    log.csv            one row per logging interval
+    events.log         warnings and notable events (NaN, mode-collapse signs, resumes)
+    real.png           a grid of training images as the model sees them
+    progress/*.png     fixed-noise samples every `sample_every` steps; progress.gif animates them
+    ckpt_<step>.npz    the newest `keep` checkpoints (see checkpoint.py)
+    lock               held while a training process runs in this folder
+"""
+
+import csv
+import fcntl
+import json
+import os
+import signal
+import time
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .backend import to_device, to_host
+from .data import Batches
+from .gan import GAN, recalibrate_batchnorm
+from .images import grid, save_gif, save_png, to_uint8
+
+LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "time_s"]
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what to do."""
+
+
+class RunLock:
+    """An exclusive lock on a run folder, so two trainings never write into the same one.
+    The kernel drops it when the process dies, even by kill -9."""
+
+    def __init__(self, run_dir):
+        self.path = os.path.join(run_dir, "lock")
+        self.file = None
+
+    def __enter__(self):
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise TrainingError(f"{os.path.dirname(self.path)} is in use by another training "
+                                "process; wait for it to finish or choose another --out") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(str(os.getpid()))
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+def fixed_noise(config, n=64):
+    """The noise behind every progress grid of a run: same faces, watched as they learn."""
+    return np.random.default_rng([config["seed"], 7]).standard_normal((n, config["nz"]))
+
+
+def step_noise(config, step):
+    """Noise and label-noise coins of a step depend only on (seed, step): resume is exact."""
+    rng = np.random.default_rng([config["seed"], step, 2])
+    return rng.standard_normal((config["batch"], config["nz"])), rng
+
+
+class Trainer:
+    def __init__(self, config, run_dir, images, device="cpu", log=print):
+        self.config, self.run_dir, self.device, self.log = config, run_dir, device, log
+        self.gan = GAN(config, device=device, seed=config["seed"])
+        self.batches = Batches(images, config["batch"], seed=config["seed"], flip=config["flip"])
+        self.step = 0
+        self._stop_signal = None
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def meta(self):
+        return dict(config=self.config, step=self.step,
+                    epoch=self.step / self.batches.steps_per_epoch,
+                    steps_per_epoch=self.batches.steps_per_epoch, seed=self.config["seed"],
+                    rng="per-step: numpy default_rng([seed, step, 2]) and ([seed, epoch])")
+
+    def save_checkpoint(self):
+        arrays = self.gan.state_arrays()
+        for name, value in arrays.items():
+            if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise TrainingError(f"step {self.step}: {name} holds NaN or inf; not saving it "
+                                    "over the last good checkpoint")
+        path = ckpt.checkpoint_path(self.run_dir, self.step)
+        try:
+            ckpt.save(path, arrays, self.meta())
+            ckpt.prune(self.run_dir, self.config["keep"])
+        except OSError as exc:
+            raise TrainingError(f"could not write checkpoint {path}: {exc.strerror or exc}; "
+                                "the previous checkpoint is intact") from None
+        return path
+
+    def resume(self):
+        """Load the newest checkpoint that reads cleanly; fall back to older ones."""
+        problems = []
+        for path in ckpt.list_checkpoints(self.run_dir):
+            try:
+                arrays, meta = ckpt.load(path)
+                for prefix, model in (("G", self.gan.G), ("D", self.gan.D),
+                                      ("G_ema", self.gan.G_ema)):
+                    ckpt.check_model_arrays(path, model, ckpt.section(arrays, prefix), prefix)
+                self.gan.load_state_arrays(arrays)
+            except (ckpt.CheckpointError, KeyError, ValueError) as exc:
+                problems.append(str(exc))
+                self.event(f"skipping unusable checkpoint: {exc}")
+                continue
+            self.step = int(meta["step"])
+            if self.gan.steps_done != self.step:
+                self.gan.steps_done = self.step
+            self.event(f"resumed from {os.path.basename(path)} at step {self.step}")
+            return path
+        if problems:
+            raise TrainingError("no usable checkpoint in " + self.run_dir + ": " + problems[0])
+        raise TrainingError(f"{self.run_dir} has no checkpoint to resume from")
+
+    # -- logging -------------------------------------------------------------------------
+    def event(self, message):
+        with open(os.path.join(self.run_dir, "events.log"), "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} step {self.step}: {message}\n")
+        self.log(message)
+
+    def write_log_row(self, row):
+        path = os.path.join(self.run_dir, "log.csv")
+        new = not os.path.exists(path)
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def save_progress_grid(self):
+        G = self.gan.G_ema
+        recalibrate_batchnorm(G, self.config["nz"], seed=self.config["seed"])
+        z = to_device(fixed_noise(self.config).astype(np.float32), self.device)
+        images = to_uint8(to_host(G.forward(z, train=False)))
+        folder = os.path.join(self.run_dir, "progress")
+        os.makedirs(folder, exist_ok=True)
+        save_png(grid(images, 8), os.path.join(folder, f"step_{self.step:08d}.png"))
+
+    def save_progress_gif(self):
+        from PIL import Image
+        folder = os.path.join(self.run_dir, "progress")
+        if not os.path.isdir(folder):
+            return
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".png"))
+        if len(names) > 60:   # keep the GIF small: an even spread of frames, always the last
+            picks = np.linspace(0, len(names) - 1, 60).round().astype(int)
+            names = [names[i] for i in sorted(set(picks))]
+        frames = [np.asarray(Image.open(os.path.join(folder, n)).convert("RGB")) for n in names]
+        save_gif(frames, os.path.join(self.run_dir, "progress.gif"))
+
+    # -- the loop ------------------------------------------------------------------------
+    def _on_signal(self, signum, frame):
+        self._stop_signal = signum
+
+    def train(self, total_steps, progress=None):
+        """Train until `total_steps`; checkpoint every `ckpt_every` steps, on Ctrl-C/SIGTERM,
+        and at the end. Returns the reason it stopped: 'done' or 'interrupted'."""
+        c = self.config
+        if self.step == 0:
+            save_png(grid(to_uint8(self.batches.batch(0)[:64]), 8),
+                     os.path.join(self.run_dir, "real.png"))
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        sums, n_logged, t_last = {}, 0, time.perf_counter()
+        collapse_streak = 0
+        try:
+            batches = self.batches.iterate(self.step)
+            while self.step < total_steps and self._stop_signal is None:
+                real = to_device(next(batches), self.device)
+                z, rng = step_noise(c, self.step)
+                z = to_device(z.astype(np.float32), self.device)
+                scalars = self.gan.train_step(real, z, rng)
+                if c.get("inject_nan_at") == self.step:   # fault injection for the tests
+                    scalars["loss_d"] = scalars["loss_d"] * float("nan")
+                self.step += 1
+                for k, v in scalars.items():
+                    sums[k] = sums.get(k, 0) + v   # stays on the device: no sync per step
+                n_logged += 1
+                if progress is not None:
+                    progress.update(1)
+                if self.step % c["log_every"] == 0 or self.step == total_steps:
+                    means = {k: float(v) / n_logged for k, v in sums.items()}
+                    if not all(np.isfinite(list(means.values()))):
+                        raise TrainingError(
+                            f"step {self.step}: the loss became NaN or inf (diverged); the last "
+                            f"good checkpoint is the resume point. Try a lower --lr")
+                    now = time.perf_counter()
+                    row = dict(step=self.step, epoch=round(self.step / self.batches.steps_per_epoch, 3),
+                               images_per_s=round(n_logged * c["batch"] / (now - t_last), 1),
+                               time_s=round(now, 1), **{k: round(v, 5) for k, v in means.items()})
+                    self.write_log_row(row)
+                    if progress is not None:
+                        progress.set_postfix(D=f"{means['loss_d']:.3f}", G=f"{means['loss_g']:.3f}",
+                                             Dx=f"{means['d_real']:.2f}", DGz=f"{means['d_fake']:.2f}",
+                                             ips=row["images_per_s"], refresh=False)
+                    collapse_streak = collapse_streak + 1 if (means["d_real"] > 0.99 and
+                                                              means["d_fake"] < 0.01) else 0
+                    if collapse_streak == 20:
+                        self.event("warning: D(x) near 1 and D(G(z)) near 0 for 20 log intervals: "
+                                   "D is winning outright, G may be collapsing")
+                    sums, n_logged, t_last = {}, 0, now
+                if self.step % c["sample_every"] == 0:
+                    self.save_progress_grid()
+                if self.step % c["ckpt_every"] == 0:
+                    self.save_checkpoint()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        interrupted = self._stop_signal is not None
+        if not ckpt.list_checkpoints(self.run_dir) or \
+                not ckpt.list_checkpoints(self.run_dir)[0].endswith(f"{self.step:08d}.npz"):
+            self.save_checkpoint()
+        if not interrupted and self.step % c["sample_every"] != 0:
+            self.save_progress_grid()
+        self.save_progress_gif()
+        return "interrupted" if interrupted else "done"
+
+
+def write_config(run_dir, config):
+    path = os.path.join(run_dir, "config.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def read_config(run_dir):
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise TrainingError(f"{run_dir}: not a run folder (no config.json)") from None
+    except ValueError:
+        raise TrainingError(f"{path}: not valid JSON") from None
