@@ -1,0 +1,128 @@
+"""Benchmark tinygan's DCGAN: time full training steps and sampling, print one JSON line.
+
+    python scripts/bench.py --size 64 --batch 64 --threads 2
+    python scripts/bench.py --size 64 --profile          # plus a per-layer breakdown
+    python scripts/bench.py --device gpu --batch 128
+
+A step is one D update (real + fake) and one G update, exactly as in training. The GFLOP
+figure is the nominal convolution arithmetic of a step, 2 * (3 * G_fwd + 9 * D_fwd) MACs, the
+same definition scripts/bench_torch.py uses, so the two can be compared directly.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--size", type=int, default=64, choices=[32, 64, 96, 128])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    p.add_argument("--threads", type=int, default=2, help="BLAS and worker threads (CPU)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--nz", type=int, default=100)
+    p.add_argument("--ngf", type=int, default=64)
+    p.add_argument("--ndf", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", action="store_true", help="per-layer time table on stderr")
+    return p.parse_args()
+
+
+args = parse()
+# BLAS reads its thread count when NumPy is first imported, so set it before that
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(args.threads)
+os.environ["TINYGAN_THREADS"] = str(args.threads)
+
+import numpy as np  # noqa: E402
+
+from tinygan import backend  # noqa: E402
+from tinygan.gan import GAN  # noqa: E402
+from tinygan.models import forward_macs  # noqa: E402
+
+
+def instrument(model, tag, table):
+    """Wrap every layer's forward/backward in a timer that adds into table[(tag, i, name)]."""
+    for i, layer in enumerate(model.layers):
+        key = f"{tag}.{i} {layer.__class__.__name__}"
+        for phase in ("forward", "backward"):
+            original = getattr(layer, phase)
+
+            def timed(*a, _original=original, _key=(key, phase), **kw):
+                backend.synchronize()
+                t = time.perf_counter()
+                out = _original(*a, **kw)
+                backend.synchronize()
+                table[_key] = table.get(_key, 0.0) + time.perf_counter() - t
+                return out
+
+            setattr(layer, phase, timed)
+
+
+def main():
+    device = backend.resolve_device(args.device)
+    gan = GAN(dict(size=args.size, nz=args.nz, ngf=args.ngf, ndf=args.ndf), device=device,
+              seed=args.seed)
+    rng = np.random.default_rng(args.seed)
+    xp = backend.get_xp(device)
+    real = xp.asarray(rng.uniform(-1, 1, (args.batch, args.size, args.size, 3)), dtype=np.float32)
+    table = {}
+    times = []
+    for i in range(args.warmup + args.steps):
+        if args.profile and i == args.warmup:
+            instrument(gan.G, "G", table)
+            instrument(gan.D, "D", table)
+        z = xp.asarray(rng.standard_normal((args.batch, args.nz)), dtype=np.float32)
+        backend.synchronize()
+        t = time.perf_counter()
+        out = gan.train_step(real, z)
+        float(out["loss_d"])   # the one host sync a logged step would do
+        backend.synchronize()
+        if i >= args.warmup:
+            times.append(time.perf_counter() - t)
+
+    G = gan.G_ema
+    sample_times = []
+    z = xp.asarray(rng.standard_normal((64, args.nz)), dtype=np.float32)
+    for i in range(12):
+        backend.synchronize()
+        t = time.perf_counter()
+        backend.to_host(G.forward(z, train=False))
+        if i >= 2:
+            sample_times.append(time.perf_counter() - t)
+
+    macs = 3 * forward_macs(gan.G, (args.batch, args.nz)) + \
+        9 * forward_macs(gan.D, (args.batch, args.size, args.size, 3))
+    median = float(np.median(times))
+    result = dict(impl="tinygan", device=device, size=args.size, batch=args.batch,
+                  threads=args.threads, step_ms_median=round(median * 1e3, 1),
+                  step_ms_min=round(min(times) * 1e3, 1),
+                  images_per_s=round(args.batch / median, 1),
+                  gflop_per_step=round(2 * macs / 1e9, 2),
+                  gflop_per_s=round(2 * macs / 1e9 / median, 1),
+                  sample64_ms=round(float(np.median(sample_times)) * 1e3, 1),
+                  peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  numpy_version=np.__version__)
+    if device == "gpu":
+        result["gpu_mem_mb"] = round(backend.gpu_memory_mb(), 1)
+    if args.profile:
+        total = sum(table.values())
+        print(f"{'layer':<28}{'forward ms':>12}{'backward ms':>13}{'share':>8}", file=sys.stderr)
+        for key in sorted({k for k, _ in table}, key=lambda k: (k[0], int(k.split()[0][2:]))):
+            f = table.get((key, "forward"), 0) / args.steps * 1e3
+            b = table.get((key, "backward"), 0) / args.steps * 1e3
+            print(f"{key:<28}{f:12.1f}{b:13.1f}{(f + b) / (total / args.steps * 1e3):8.1%}",
+                  file=sys.stderr)
+        layers_ms = total / args.steps * 1e3
+        print(f"{'layers total':<28}{layers_ms:25.1f}   (step {median * 1e3:.1f} ms; the rest is "
+              "loss, Adam, EMA)", file=sys.stderr)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
