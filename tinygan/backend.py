@@ -88,3 +88,10 @@ def rng(seed):
     """A host-side, seeded random generator. Randomness is drawn on the host and copied over,
     so a seed gives the same numbers on CPU and GPU."""
     return np.random.default_rng(seed)
+
+
+def gpu_memory_mb():
+    """Bytes held by CuPy's memory pool, in MB (None on the CPU)."""
+    if _cupy is None:
+        return None
+    return _cupy.get_default_memory_pool().total_bytes() / 2**20

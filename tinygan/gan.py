@@ -48,13 +48,13 @@ class GAN:
         D.set_requires_grad(True)
         logits_real = D.forward(real)
         loss_real, dlogits = bce_with_logits(logits_real, real_target)
-        D.backward(dlogits)
+        D.backward(dlogits, input_grad=False)
         grads_real = [layer.grads[key].copy() for _, layer, key in D.parameters()]
 
         fake = G.forward(z)
         logits_fake = D.forward(fake)
         loss_fake, dlogits = bce_with_logits(logits_fake, fake_target)
-        D.backward(dlogits)
+        D.backward(dlogits, input_grad=False)
         for g_real, (_, layer, key) in zip(grads_real, D.parameters()):
             layer.grads[key] += g_real
         self.opt_D.step()

@@ -11,9 +11,13 @@ Shapes (k = kernel size, s = stride, p = padding):
     cols : (N, OH, OW, k, k, C)   with OH = (H + 2p - k) // s + 1, likewise OW
 Reshaped to (N*OH*OW, k*k*C), `cols` multiplies a weight of shape (k, k, C, C_out) reshaped to
 (k*k*C, C_out): the row and column orders match, so no transposes are needed.
+
+Both loops run per chunk of the batch (`over_batch`), which on the CPU spreads these pure
+memory copies over all cores; the padded images live in reused buffers (see speed.py).
 """
 
 from .backend import array_module
+from .speed import over_batch, reuse, scratch
 
 
 def conv_output_size(size, k, stride, padding):
@@ -22,25 +26,34 @@ def conv_output_size(size, k, stride, padding):
 
 
 def pad_hw(x, padding):
-    """Zero-pad the two spatial axes of an NHWC array."""
+    """Zero-pad the two spatial axes of an NHWC array (into a reused buffer whose border,
+    written once, stays zero: only the interior is ever overwritten)."""
     if padding == 0:
         return x
     xp = array_module(x)
+    n, h, w, c = x.shape
     p = padding
-    return xp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    x_padded = scratch("pad_hw", (n, h + 2 * p, w + 2 * p, c), x.dtype, xp, fill=0)
+    x_padded[:, p:p + h, p:p + w, :] = x
+    return x_padded
 
 
-def im2col(x, k, stride, padding):
-    """(N, H, W, C) -> (N, OH, OW, k, k, C): every k x k window of the padded input."""
+def im2col(x, k, stride, padding, out=None):
+    """(N, H, W, C) -> (N, OH, OW, k, k, C): every k x k window of the padded input.
+    `out`, if it has the right shape, is reused for the result."""
     xp = array_module(x)
     n, h, w, c = x.shape
     oh, ow = conv_output_size(h, k, stride, padding), conv_output_size(w, k, stride, padding)
     x_padded = pad_hw(x, padding)
-    cols = xp.empty((n, oh, ow, k, k, c), dtype=x.dtype)
-    for i in range(k):
-        for j in range(k):
-            cols[:, :, :, i, j, :] = x_padded[:, i:i + stride * oh:stride,
-                                              j:j + stride * ow:stride, :]
+    cols = reuse(out, (n, oh, ow, k, k, c), x.dtype, xp)
+
+    def fill(b):
+        for i in range(k):
+            for j in range(k):
+                cols[b, :, :, i, j, :] = x_padded[b, i:i + stride * oh:stride,
+                                                  j:j + stride * ow:stride, :]
+
+    over_batch(fill, n, xp)
     return cols
 
 
@@ -53,8 +66,16 @@ def col2im(cols, x_shape, stride, padding):
     n, oh, ow, k, _, c = cols.shape
     _, h, w, _ = x_shape
     p = padding
-    x_padded = xp.zeros((n, h + 2 * p, w + 2 * p, c), dtype=cols.dtype)
-    for i in range(k):
-        for j in range(k):
-            x_padded[:, i:i + stride * oh:stride, j:j + stride * ow:stride, :] += cols[:, :, :, i, j, :]
-    return x_padded[:, p:p + h, p:p + w, :]
+    x_padded = scratch("col2im", (n, h + 2 * p, w + 2 * p, c), cols.dtype, xp)
+    out = xp.empty((n, h, w, c), dtype=cols.dtype)
+
+    def accumulate(b):
+        x_padded[b] = 0
+        for i in range(k):
+            for j in range(k):
+                x_padded[b, i:i + stride * oh:stride, j:j + stride * ow:stride, :] += \
+                    cols[b, :, :, i, j, :]
+        out[b] = x_padded[b, p:p + h, p:p + w, :]
+
+    over_batch(accumulate, n, xp)
+    return out

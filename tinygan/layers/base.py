@@ -62,10 +62,17 @@ class Sequential(Layer):
             x = layer.forward(x, train)
         return x
 
-    def backward(self, dy):
-        for layer in reversed(self.layers):
+    def backward(self, dy, input_grad=True):
+        """Backpropagate dy; with input_grad=False the gradient with respect to the input is
+        not needed (the input is data), so the first layer computes its weight gradients only
+        and None is returned."""
+        first, *rest = self.layers
+        for layer in reversed(rest):
             dy = layer.backward(dy)
-        return dy
+        if not input_grad and hasattr(first, "backward_params"):
+            first.backward_params(dy)
+            return None
+        return first.backward(dy)
 
     def set_requires_grad(self, flag):
         for layer in self.layers:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..im2col import col2im, im2col
+from ..speed import matmul_into
 from .base import Layer
 
 
@@ -26,10 +27,11 @@ class Conv2d(Layer):
         self.params["W"] = np.zeros((k, k, c_in, c_out), dtype=np.float32)
         if bias:
             self.params["b"] = np.zeros((c_out,), dtype=np.float32)
+        self.cols = None
 
     def forward(self, x, train=True):
         W = self.params["W"]
-        cols = im2col(x, self.k, self.stride, self.padding)
+        cols = im2col(x, self.k, self.stride, self.padding, out=self.cols)
         n, oh, ow = cols.shape[:3]
         y = cols.reshape(n * oh * ow, -1) @ W.reshape(-1, W.shape[-1])
         if "b" in self.params:
@@ -38,14 +40,20 @@ class Conv2d(Layer):
         return y.reshape(n, oh, ow, W.shape[-1])
 
     def backward(self, dy):
+        self.backward_params(dy)
+        W = self.params["W"]
+        dcols = matmul_into("conv_dcols", dy.reshape(-1, W.shape[-1]), W.reshape(-1, W.shape[-1]).T)
+        return col2im(dcols.reshape(self.cols.shape), self.x_shape, self.stride, self.padding)
+
+    def backward_params(self, dy):
+        """The parameter gradients alone (when dx is not needed, e.g. the first layer)."""
+        if not self.requires_grad:
+            return
         W, cols = self.params["W"], self.cols
         dy2 = dy.reshape(-1, W.shape[-1])
-        if self.requires_grad:
-            self.grads["W"] = (cols.reshape(len(dy2), -1).T @ dy2).reshape(W.shape)
-            if "b" in self.params:
-                self.grads["b"] = dy2.sum(axis=0)
-        dcols = dy2 @ W.reshape(-1, W.shape[-1]).T
-        return col2im(dcols.reshape(cols.shape), self.x_shape, self.stride, self.padding)
+        self.grads["W"] = (cols.reshape(len(dy2), -1).T @ dy2).reshape(W.shape)
+        if "b" in self.params:
+            self.grads["b"] = dy2.sum(axis=0)
 
     def macs(self, x_shape):
         """Multiply-accumulates of one forward pass on input of shape x_shape."""

@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from ..backend import array_module
 from ..im2col import col2im, im2col
+from ..speed import matmul_into, scratch
 from .base import Layer
 
 
@@ -39,7 +41,8 @@ class ConvTranspose2d(Layer):
         W = self.params["W"]
         k, c_out, c_in = self.k, W.shape[2], W.shape[3]
         n, h, w, _ = x.shape
-        cols = (x.reshape(-1, c_in) @ W.reshape(-1, c_in).T).reshape(n, h, w, k, k, c_out)
+        cols = matmul_into("convT_cols", x.reshape(-1, c_in), W.reshape(-1, c_in).T)
+        cols = cols.reshape(n, h, w, k, k, c_out)
         y = col2im(cols, self.output_shape(x.shape), self.stride, self.padding)
         if "b" in self.params:
             y = y + self.params["b"]
@@ -47,15 +50,29 @@ class ConvTranspose2d(Layer):
         return y
 
     def backward(self, dy):
-        W, x = self.params["W"], self.x
-        c_in = W.shape[3]
-        dcols = im2col(dy, self.k, self.stride, self.padding)
-        dcols = dcols.reshape(x.shape[0] * x.shape[1] * x.shape[2], -1)
-        if self.requires_grad:
-            self.grads["W"] = (dcols.T @ x.reshape(-1, c_in)).reshape(W.shape)
-            if "b" in self.params:
-                self.grads["b"] = dy.reshape(-1, dy.shape[-1]).sum(axis=0)
-        return (dcols @ W.reshape(-1, c_in)).reshape(x.shape)
+        dcols = self._dcols(dy)
+        self._param_grads(dy, dcols)
+        W = self.params["W"]
+        return (dcols @ W.reshape(-1, W.shape[3])).reshape(self.x.shape)
+
+    def backward_params(self, dy):
+        """The parameter gradients alone (when dx is not needed, e.g. the first layer)."""
+        self._param_grads(dy, self._dcols(dy))
+
+    def _dcols(self, dy):
+        """im2col(dy) as rows (N*H*W, k*k*C_out), one row per input pixel."""
+        n, h, w, _ = self.x.shape
+        k, c_out = self.k, dy.shape[-1]
+        out = scratch("convT_dcols", (n, h, w, k, k, c_out), dy.dtype, array_module(dy))
+        return im2col(dy, k, self.stride, self.padding, out=out).reshape(n * h * w, -1)
+
+    def _param_grads(self, dy, dcols):
+        if not self.requires_grad:
+            return
+        W = self.params["W"]
+        self.grads["W"] = (dcols.T @ self.x.reshape(-1, W.shape[3])).reshape(W.shape)
+        if "b" in self.params:
+            self.grads["b"] = dy.reshape(-1, dy.shape[-1]).sum(axis=0)
 
     def macs(self, x_shape):
         n, h, w, c_in = x_shape
