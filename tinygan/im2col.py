@@ -17,7 +17,7 @@ memory copies over all cores; the padded images live in reused buffers (see spee
 """
 
 from .backend import array_module
-from .speed import over_batch, reuse, scratch
+from .speed import over_batch, reuse, scratch, zero_bordered
 
 
 def conv_output_size(size, k, stride, padding):
@@ -33,7 +33,7 @@ def pad_hw(x, padding):
     xp = array_module(x)
     n, h, w, c = x.shape
     p = padding
-    x_padded = scratch("pad_hw", (n, h + 2 * p, w + 2 * p, c), x.dtype, xp, fill=0)
+    x_padded = zero_bordered("pad_hw", (n, h + 2 * p, w + 2 * p, c), x.dtype, xp)
     x_padded[:, p:p + h, p:p + w, :] = x
     return x_padded
 

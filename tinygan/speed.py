@@ -29,16 +29,26 @@ def threads():
     return os.cpu_count() or 1
 
 
-def scratch(name, shape, dtype, xp=np, fill=None):
-    """A reusable buffer, uninitialised (or filled with `fill` when first created). Only for
-    values that are dead before the next request of the same name and shape: one layer's
-    temporary, consumed before the next layer runs."""
+def scratch(name, shape, dtype, xp=np):
+    """A reusable, uninitialised buffer of `shape`: a view into one flat arena per name that
+    grows to the largest request, so memory is the largest temporary, not the sum of all.
+    Only for values that are dead before the next request of the same name (one layer's
+    temporary, consumed before the next layer runs)."""
+    key = (name, np.dtype(dtype).str, xp.__name__)
+    size = int(np.prod(shape))
+    arena = _scratch.get(key)
+    if arena is None or arena.size < size:
+        arena = _scratch[key] = xp.empty(size, dtype=dtype)
+    return arena[:size].reshape(shape)
+
+
+def zero_bordered(name, shape, dtype, xp=np):
+    """A reusable buffer per exact shape, zero-filled once when created: for padded images,
+    whose border stays zero because only the interior is ever written."""
     key = (name, tuple(shape), np.dtype(dtype).str, xp.__name__)
     buf = _scratch.get(key)
     if buf is None:
-        buf = _scratch[key] = xp.empty(shape, dtype=dtype)
-        if fill is not None:
-            buf.fill(fill)
+        buf = _scratch[key] = xp.zeros(shape, dtype=dtype)
     return buf
 
 

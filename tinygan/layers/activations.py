@@ -28,9 +28,12 @@ class LeakyReLU(Layer):
 
     def forward(self, x, train=True):
         # scale is 1 where x > 0 and `slope` elsewhere: the local derivative, kept for backward
-        self.scale = (x > 0) * (1 - self.slope) + self.slope
-        self.scale = self.scale.astype(x.dtype, copy=False)
-        return x * self.scale
+        # (built in place in x's dtype: a float32 layer never touches a float64 temporary)
+        scale = (x > 0).astype(x.dtype)
+        scale *= 1 - self.slope
+        scale += self.slope
+        self.scale = scale
+        return x * scale
 
     def backward(self, dy):
         return dy * self.scale

@@ -42,7 +42,7 @@ class Conv2d(Layer):
     def backward(self, dy):
         self.backward_params(dy)
         W = self.params["W"]
-        dcols = matmul_into("conv_dcols", dy.reshape(-1, W.shape[-1]), W.reshape(-1, W.shape[-1]).T)
+        dcols = matmul_into("cols", dy.reshape(-1, W.shape[-1]), W.reshape(-1, W.shape[-1]).T)
         return col2im(dcols.reshape(self.cols.shape), self.x_shape, self.stride, self.padding)
 
     def backward_params(self, dy):

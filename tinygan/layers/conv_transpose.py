@@ -41,7 +41,7 @@ class ConvTranspose2d(Layer):
         W = self.params["W"]
         k, c_out, c_in = self.k, W.shape[2], W.shape[3]
         n, h, w, _ = x.shape
-        cols = matmul_into("convT_cols", x.reshape(-1, c_in), W.reshape(-1, c_in).T)
+        cols = matmul_into("cols", x.reshape(-1, c_in), W.reshape(-1, c_in).T)
         cols = cols.reshape(n, h, w, k, k, c_out)
         y = col2im(cols, self.output_shape(x.shape), self.stride, self.padding)
         if "b" in self.params:
@@ -63,7 +63,7 @@ class ConvTranspose2d(Layer):
         """im2col(dy) as rows (N*H*W, k*k*C_out), one row per input pixel."""
         n, h, w, _ = self.x.shape
         k, c_out = self.k, dy.shape[-1]
-        out = scratch("convT_dcols", (n, h, w, k, k, c_out), dy.dtype, array_module(dy))
+        out = scratch("cols", (n, h, w, k, k, c_out), dy.dtype, array_module(dy))
         return im2col(dy, k, self.stride, self.padding, out=out).reshape(n * h * w, -1)
 
     def _param_grads(self, dy, dcols):
