@@ -11,6 +11,9 @@ A generator export (`tinygan export`, the shipped model) holds only meta and G_e
 Writing goes to a temporary file in the same folder, is flushed to disk, then renamed over
 the final name: a crash at any moment leaves either the old file or the new one, never half
 of one. Older checkpoints are deleted only after the new one is complete.
+
+Reading never unpickles anything and checks every array against the config stored with it,
+so a damaged file is refused with its name and the problem, before anything uses it.
 """
 
 import glob
@@ -64,12 +67,43 @@ def _fsync_dir(folder):
 
 
 def load(path):
-    """Read a checkpoint -> (arrays dict, meta dict), or raise CheckpointError saying why."""
+    """Read a checkpoint -> (arrays dict, meta dict), or raise CheckpointError saying why.
+
+    Every way a file can be damaged (flipped bytes, cut short, entries missing or of the
+    wrong shape, pickled objects) ends here, as one CheckpointError naming the file."""
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    arrays = _read_npz(path)
+    if "meta" not in arrays:
+        raise CheckpointError(f"{path}: not a tinygan checkpoint (no 'meta' entry)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise CheckpointError(f"{path}: its 'meta' entry is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a tinygan checkpoint (format {meta.get('format')!r})"
+                              if isinstance(meta, dict) else f"{path}: bad 'meta' entry")
+    if not isinstance(meta.get("step", 0), (int, type(None))) or \
+            not isinstance(meta.get("epoch", 0), (int, float)):
+        raise CheckpointError(f"{path}: bad step or epoch in its 'meta' entry")
+    for name, value in arrays.items():
+        if value.dtype.kind not in "fiub":
+            raise CheckpointError(f"{path}: entry {name!r} has unexpected dtype {value.dtype}")
+    check_contents(path, arrays, meta)
+    return arrays, meta
+
+
+def _read_npz(path):
+    """All entries of an .npz as arrays. allow_pickle=False: a pickle can run code when it is
+    loaded, so an object array (or any pickle) is refused, never unpickled."""
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path}: not an .npz archive (a single .npy array?)")
+        with npz:
             arrays = {name: npz[name] for name in npz.files}
+    except CheckpointError:
+        raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise CheckpointError(f"{path}: holds pickled objects, which are never loaded") from None
@@ -79,19 +113,32 @@ def load(path):
                               f"({exc.__class__.__name__}: {exc})") from None
     except Exception as exc:   # zlib errors, bad headers: any failure to parse is corruption
         raise CheckpointError(f"{path}: unreadable checkpoint ({exc.__class__.__name__})") from None
-    if "meta" not in arrays:
-        raise CheckpointError(f"{path}: not a tinygan checkpoint (no 'meta' entry)")
-    try:
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except (ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{path}: its 'meta' entry is not valid JSON") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a tinygan checkpoint (format {meta.get('format')!r})"
-                              if isinstance(meta, dict) else f"{path}: bad 'meta' entry")
     for name, value in arrays.items():
-        if value.dtype.kind not in "fiub":
-            raise CheckpointError(f"{path}: entry {name!r} has unexpected dtype {value.dtype}")
-    return arrays, meta
+        if not isinstance(value, np.ndarray):   # np.load hands back a non-.npy member as bytes
+            raise CheckpointError(f"{path}: entry {name!r} is not an array")
+    return arrays
+
+
+def check_contents(path, arrays, meta):
+    """Every model in the file must have exactly the arrays its own config describes, so a
+    damaged file fails here, with its name, and not later in the middle of a command."""
+    from .models import discriminator, generator
+    config = meta.get("config")
+    parts = {prefix: section(arrays, prefix) for prefix in ("G", "G_ema", "D", "optG", "optD")}
+    if not parts["G"] and not parts["G_ema"]:
+        raise CheckpointError(f"{path}: holds no generator (no G/ or G_ema/ arrays)")
+    try:
+        G = generator(config["size"], config["nz"], config["ngf"])
+        D = discriminator(config["size"], config["ndf"]) if parts["D"] or parts["optD"] else None
+    except Exception as exc:   # missing keys, wrong types, absurd sizes
+        raise CheckpointError(f"{path}: its config is unusable ({exc.__class__.__name__}: "
+                              f"{exc})") from None
+    for prefix, model in (("G", G), ("G_ema", G), ("D", D)):
+        if parts[prefix]:
+            check_model_arrays(path, model, parts[prefix], prefix)
+    for prefix, model in (("optG", G), ("optD", D)):
+        if parts[prefix]:
+            check_optimizer_arrays(path, model, parts[prefix], prefix)
 
 
 def section(arrays, prefix):
@@ -114,6 +161,23 @@ def check_model_arrays(path, model, state, what):
                                   f"the config needs {value.shape}")
         if not np.all(np.isfinite(state[name])):
             raise CheckpointError(f"{path}: {what} array {name} holds NaN or inf")
+
+
+def check_optimizer_arrays(path, model, state, what):
+    """Adam state: a step count 't' and, per parameter, finite 'm/<name>', 'v/<name>' arrays
+    of that parameter's shape."""
+    t = state.get("t")
+    if t is None or t.shape != () or t.dtype.kind not in "iu" or t < 0:
+        raise CheckpointError(f"{path}: {what} has no valid step count 't'")
+    shapes = {name: layer.params[key].shape for name, layer, key in model.parameters()}
+    for key, value in state.items():
+        kind, _, name = key.partition("/")
+        if key == "t":
+            continue
+        if kind not in ("m", "v") or shapes.get(name) != value.shape:
+            raise CheckpointError(f"{path}: {what} entry {key} does not fit the model")
+        if not np.all(np.isfinite(value)):
+            raise CheckpointError(f"{path}: {what} entry {key} holds NaN or inf")
 
 
 def checkpoint_path(run_dir, step):

@@ -96,10 +96,13 @@ def main():
 @click.option("--demo-count", type=click.IntRange(min=64), default=4096, show_default=True,
               help="How many faces --data demo draws.")
 @click.option("--inject-nan-at", type=int, hidden=True)
+@click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default="stop",
+              show_default=True, help="When a loss or weight becomes NaN/inf: stop, or reload "
+              "the last good checkpoint, halve the learning rate and go on.")
 @DEVICE_OPTION
 def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label, label_noise,
           flip, ema, seed, out, name, resume, init_from, log_every, sample_every, ckpt_every,
-          keep, demo_count, inject_nan_at, device):
+          keep, demo_count, inject_nan_at, on_nan, device):
     """Train a DCGAN on a set of face images.
 
     \b
@@ -141,6 +144,7 @@ def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label,
                       demo_count=demo_count, init=init_from)
     if inject_nan_at is not None:
         config["inject_nan_at"] = inject_nan_at
+    config["on_nan"] = on_nan
 
     try:
         images, report = load_images(config["data"], config["size"], demo_count=config["demo_count"],

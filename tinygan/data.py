@@ -9,6 +9,7 @@ and counted; if most of them fail, loading stops with a clear message instead.
 import io
 import os
 import queue
+import stat
 import threading
 import warnings
 import zipfile
@@ -18,9 +19,18 @@ import numpy as np
 from PIL import Image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Pillow picks a decoder by the file's content, not its name: only these are allowed, so a file
+# named .png cannot reach a decoder for an exotic format (EPS, for one, runs Ghostscript)
+IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF")
+ARCHIVE_EXTENSIONS = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
 MAX_PIXELS = 40_000_000          # decompression-bomb guard: larger images are skipped
 MAX_FILE_BYTES = 64 * 2 ** 20     # no face crop is this big; a zip member claiming more is skipped
 MAX_IMAGES_BYTES = 8 * 2 ** 30    # decoded data must fit in memory
+
+# decode() refuses images over MAX_PIXELS itself, well below Pillow's own bomb limit, so
+# Pillow's warning would only repeat that. It is silenced once here: warnings.catch_warnings()
+# around each decode is not thread-safe, and decoding runs in threads.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class DataError(ValueError):
@@ -68,30 +78,31 @@ def prepare_image(img, size):
 def decode(data, size):
     """Bytes of one image file -> uint8 (size, size, 3), or a short reason string on failure."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                return "too large"
-            img.load()
-            return prepare_image(img, size)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+        w, h = img.size
+        if w * h > MAX_PIXELS:   # checked on the header, before any pixel is decoded
+            return "too large"
+        img.load()
+        return prepare_image(img, size)
+    except Image.DecompressionBombError:
         return "too large"
-    except Exception:
+    except Exception:   # any failure to decode, whatever the bytes, is a skip
         return "unreadable"
 
 
 def _zip_members(path, report):
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except Exception as exc:   # BadZipFile, and the odd ValueError or UnicodeDecodeError
         raise DataError(f"{path}: not a readable zip file ({exc})") from None
     members = []
     for info in archive.infolist():
-        if info.is_dir() or os.path.basename(info.filename).startswith("."):
+        # folders end in '/' (not info.is_dir(): that fails on a damaged, empty name)
+        if info.filename.endswith("/") or os.path.basename(info.filename).startswith("."):
             continue
-        if not info.filename.lower().endswith(IMAGE_EXTENSIONS):
+        if info.filename.lower().endswith(ARCHIVE_EXTENSIONS):
+            report.skip("nested archives (not unpacked)")
+        elif not info.filename.lower().endswith(IMAGE_EXTENSIONS):
             report.skip("non-image files")
         elif info.file_size > MAX_FILE_BYTES:
             report.skip("too large")
@@ -125,10 +136,12 @@ def _folder_files(path, report):
 
 def _read_file(path):
     try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
+        # only regular files: a FIFO named x.png would block forever, /dev/zero never ends
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
             return b""
         with open(path, "rb") as f:
-            return f.read()
+            return f.read(MAX_FILE_BYTES + 1)
     except OSError:
         return b""
 
@@ -155,14 +168,18 @@ def _decode_all(readers, size, report, progress=None):
 def _load_array(path, size, report):
     try:
         loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            if not loaded.files:
+                raise DataError(f"{path}: the .npz holds no arrays")
+            arr = loaded[loaded.files[0]]   # read here: an .npz member is read lazily
+        else:
+            arr = loaded
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(f"{path}: not a readable .npy/.npz file ({exc.__class__.__name__})") from None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        if not loaded.files:
-            raise DataError(f"{path}: the .npz holds no arrays")
-        arr = loaded[loaded.files[0]]
-    else:
-        arr = loaded
+    if not isinstance(arr, np.ndarray):   # a member that is not a .npy comes back as bytes
+        raise DataError(f"{path}: its first entry is not an array")
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
         raise DataError(f"{path}: expected a uint8 array of shape (N, H, W, 3), "
                         f"got {arr.dtype} {arr.shape}")

@@ -8,6 +8,15 @@ A run folder holds:
     progress/*.png     fixed-noise samples every `sample_every` steps; progress.gif animates them
     ckpt_<step>.npz    the newest `keep` checkpoints (see checkpoint.py)
     lock               held while a training process runs in this folder
+
+What can go wrong in a long run, and what happens then:
+    kill -9, power loss   checkpoints are written atomically, so --resume continues from the
+                          newest complete one, losing only the steps since it
+    damaged checkpoint    resume skips it (events.log says why) and falls back to an older one
+    NaN or inf            no checkpoint is written after it; the run stops (--on-nan stop) or
+                          reloads the last good checkpoint at half the learning rate (rollback)
+    disk full             a TrainingError; the previous checkpoint stays as it was
+    a second trainer      refused by the lock
 """
 
 import csv
@@ -30,6 +39,13 @@ LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_p
 
 class TrainingError(RuntimeError):
     """Training cannot go on; the message says why and what to do."""
+
+
+class Diverged(TrainingError):
+    """A loss or a weight became NaN or inf."""
+
+
+MAX_ROLLBACKS = 3   # with --on-nan rollback: a run that keeps diverging at 1/8 of its lr stops
 
 
 class RunLock:
@@ -77,6 +93,10 @@ class Trainer:
         self.batches = Batches(images, config["batch"], seed=config["seed"], flip=config["flip"])
         self.step = 0
         self._stop_signal = None
+        self.rollbacks = 0
+        # fault injection for the tests: fires once, and is not stored in config.json or in
+        # checkpoints, so a resumed run trains normally
+        self.inject_nan_at = config.pop("inject_nan_at", None)
 
     # -- checkpoints ---------------------------------------------------------------------
     def meta(self):
@@ -89,8 +109,7 @@ class Trainer:
         arrays = self.gan.state_arrays()
         for name, value in arrays.items():
             if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-                raise TrainingError(f"step {self.step}: {name} holds NaN or inf; not saving it "
-                                    "over the last good checkpoint")
+                raise Diverged(f"the weight {name} holds NaN or inf")
         path = ckpt.checkpoint_path(self.run_dir, self.step)
         try:
             ckpt.save(path, arrays, self.meta())
@@ -101,7 +120,8 @@ class Trainer:
         return path
 
     def resume(self):
-        """Load the newest checkpoint that reads cleanly; fall back to older ones."""
+        """Load the newest checkpoint that reads cleanly; fall back to older ones. A run killed
+        before its first checkpoint starts again from step 0."""
         problems = []
         for path in ckpt.list_checkpoints(self.run_dir):
             try:
@@ -109,25 +129,47 @@ class Trainer:
                 for prefix, model in (("G", self.gan.G), ("D", self.gan.D),
                                       ("G_ema", self.gan.G_ema)):
                     ckpt.check_model_arrays(path, model, ckpt.section(arrays, prefix), prefix)
+                for prefix in ("optG", "optD"):
+                    if f"{prefix}/t" not in arrays:
+                        raise ckpt.CheckpointError(f"{path}: no optimizer state ({prefix})")
                 self.gan.load_state_arrays(arrays)
-            except (ckpt.CheckpointError, KeyError, ValueError) as exc:
+            except (ckpt.CheckpointError, KeyError, ValueError, TypeError) as exc:
                 problems.append(str(exc))
                 self.event(f"skipping unusable checkpoint: {exc}")
                 continue
             self.step = int(meta["step"])
             if self.gan.steps_done != self.step:
                 self.gan.steps_done = self.step
+            self._trim_log()
             self.event(f"resumed from {os.path.basename(path)} at step {self.step}")
             return path
         if problems:
             raise TrainingError("no usable checkpoint in " + self.run_dir + ": " + problems[0])
-        raise TrainingError(f"{self.run_dir} has no checkpoint to resume from")
+        self._trim_log()
+        self.event("no checkpoint yet: starting from step 0")
+        return None
 
     # -- logging -------------------------------------------------------------------------
-    def event(self, message):
+    def event(self, message, echo=True):
         with open(os.path.join(self.run_dir, "events.log"), "a") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} step {self.step}: {message}\n")
-        self.log(message)
+        if echo:
+            self.log(message)
+
+    def _trim_log(self):
+        """Drop log rows past the step resumed from: those steps are trained, and logged, again."""
+        path = os.path.join(self.run_dir, "log.csv")
+        if not os.path.exists(path):
+            return
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        keep = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) <= self.step]
+        if len(keep) < len(rows):
+            with open(path + ".tmp", "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(keep)
+            os.replace(path + ".tmp", path)
 
     def write_log_row(self, row):
         path = os.path.join(self.run_dir, "log.csv")
@@ -156,7 +198,12 @@ class Trainer:
         if len(names) > 60:   # keep the GIF small: an even spread of frames, always the last
             picks = np.linspace(0, len(names) - 1, 60).round().astype(int)
             names = [names[i] for i in sorted(set(picks))]
-        frames = [np.asarray(Image.open(os.path.join(folder, n)).convert("RGB")) for n in names]
+        frames = []
+        for n in names:
+            try:
+                frames.append(np.asarray(Image.open(os.path.join(folder, n)).convert("RGB")))
+            except OSError:   # a damaged frame costs the animation one picture, not the run
+                pass
         save_gif(frames, os.path.join(self.run_dir, "progress.gif"))
 
     # -- the loop ------------------------------------------------------------------------
@@ -165,23 +212,63 @@ class Trainer:
 
     def train(self, total_steps, progress=None):
         """Train until `total_steps`; checkpoint every `ckpt_every` steps, on Ctrl-C/SIGTERM,
-        and at the end. Returns the reason it stopped: 'done' or 'interrupted'."""
+        and at the end. Returns the reason it stopped: 'done' or 'interrupted'.
+
+        A NaN or inf in a loss or a weight raises Diverged (a TrainingError) before it can
+        reach a checkpoint; with config 'on_nan' = 'rollback' the run rolls back instead."""
         c = self.config
-        if self.step == 0:
-            save_png(grid(to_uint8(self.batches.batch(0)[:64]), 8),
-                     os.path.join(self.run_dir, "real.png"))
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            if self.step == 0:
+                save_png(grid(to_uint8(self.batches.batch(0)[:64]), 8),
+                         os.path.join(self.run_dir, "real.png"))
+            while True:
+                try:
+                    self._train_until(total_steps, progress)
+                    break
+                except Diverged as exc:
+                    if c.get("on_nan", "stop") == "rollback" and self.rollbacks < MAX_ROLLBACKS:
+                        self.rollback(exc)
+                        if progress is not None:
+                            progress.n = self.step
+                            progress.refresh()
+                        continue
+                    self.event(f"{exc}: the run diverged; stopping", echo=False)
+                    if self.rollbacks:
+                        raise Diverged(f"step {self.step}: {exc}: the run diverged again after "
+                                       f"{self.rollbacks} rollbacks; {self._resume_point()}") \
+                            from None
+                    raise Diverged(f"step {self.step}: {exc}: the run diverged; "
+                                   f"{self._resume_point()}. To go on, halving the learning rate "
+                                   f"whenever it diverges: tinygan train --resume {self.run_dir} "
+                                   "--on-nan rollback") from None
+            interrupted = self._stop_signal is not None
+            if not interrupted and self.step % c["sample_every"] != 0:
+                self.save_progress_grid()
+            self.save_progress_gif()
+        except OSError as exc:   # disk full, folder made read-only, ...
+            raise TrainingError(f"{self.run_dir}: cannot write {exc.filename or 'a file'} "
+                                f"({exc.strerror or exc}); {self._resume_point()}") from None
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return "interrupted" if interrupted else "done"
+
+    def _train_until(self, total_steps, progress):
+        """The loop itself, from self.step; raises Diverged, leaving the rollback to train()."""
+        c = self.config
         sums, n_logged, t_last = {}, 0, time.perf_counter()
         collapse_streak = 0
+        batches = self.batches.iterate(self.step)
         try:
-            batches = self.batches.iterate(self.step)
             while self.step < total_steps and self._stop_signal is None:
                 real = to_device(next(batches), self.device)
                 z, rng = step_noise(c, self.step)
                 z = to_device(z.astype(np.float32), self.device)
                 scalars = self.gan.train_step(real, z, rng)
-                if c.get("inject_nan_at") == self.step:   # fault injection for the tests
+                if self.inject_nan_at == self.step:
                     scalars["loss_d"] = scalars["loss_d"] * float("nan")
+                    self.inject_nan_at = None
                 self.step += 1
                 for k, v in scalars.items():
                     sums[k] = sums.get(k, 0) + v   # stays on the device: no sync per step
@@ -189,11 +276,7 @@ class Trainer:
                 if progress is not None:
                     progress.update(1)
                 if self.step % c["log_every"] == 0 or self.step == total_steps:
-                    means = {k: float(v) / n_logged for k, v in sums.items()}
-                    if not all(np.isfinite(list(means.values()))):
-                        raise TrainingError(
-                            f"step {self.step}: the loss became NaN or inf (diverged); the last "
-                            f"good checkpoint is the resume point. Try a lower --lr")
+                    means = self._check_finite(sums, n_logged)
                     now = time.perf_counter()
                     row = dict(step=self.step, epoch=round(self.step / self.batches.steps_per_epoch, 3),
                                images_per_s=round(n_logged * c["batch"] / (now - t_last), 1),
@@ -212,18 +295,42 @@ class Trainer:
                 if self.step % c["sample_every"] == 0:
                     self.save_progress_grid()
                 if self.step % c["ckpt_every"] == 0:
+                    # a NaN since the last log row must not reach a checkpoint
+                    self._check_finite(sums, n_logged)
                     self.save_checkpoint()
+            self._check_finite(sums, n_logged)   # the steps after the last log row
+            found = ckpt.list_checkpoints(self.run_dir)
+            if not found or not found[0].endswith(f"{self.step:08d}.npz"):
+                self.save_checkpoint()
         finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        interrupted = self._stop_signal is not None
-        if not ckpt.list_checkpoints(self.run_dir) or \
-                not ckpt.list_checkpoints(self.run_dir)[0].endswith(f"{self.step:08d}.npz"):
-            self.save_checkpoint()
-        if not interrupted and self.step % c["sample_every"] != 0:
-            self.save_progress_grid()
-        self.save_progress_gif()
-        return "interrupted" if interrupted else "done"
+            batches.close()
+
+    def _check_finite(self, sums, n):
+        """Means of the summed losses; Diverged if one is NaN or inf (a sum stays NaN or inf
+        once any of its terms is)."""
+        means = {k: float(v) / n for k, v in sums.items()}
+        for k, v in means.items():
+            if not np.isfinite(v):
+                raise Diverged(f"{k} is {v}")
+        return means
+
+    def _resume_point(self):
+        found = ckpt.list_checkpoints(self.run_dir)
+        return (f"the last good checkpoint is {os.path.basename(found[0])}" if found
+                else "there is no checkpoint yet")
+
+    def rollback(self, why):
+        """Go back to the last good checkpoint (or the start) and halve the learning rate."""
+        self.rollbacks += 1
+        self.config["lr"] = self.config["lr"] / 2
+        write_config(self.run_dir, self.config)
+        self.event(f"{why}: the run diverged; rolling back, learning rate halved to "
+                   f"{self.config['lr']:g}")
+        # a fresh GAN has untouched weights (the state at step 0) and optimizers at the new lr;
+        # resume() then loads the newest good checkpoint's weights and Adam moments into it
+        self.gan = GAN(self.config, device=self.device, seed=self.config["seed"])
+        self.step = 0
+        self.resume()
 
 
 def write_config(run_dir, config):
