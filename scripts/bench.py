@@ -30,6 +30,7 @@ def parse():
     p.add_argument("--ndf", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--profile", action="store_true", help="per-layer time table on stderr")
+    p.add_argument("--tf32", action="store_true", help="GPU: TF32 tensor cores for float32 GEMMs")
     return p.parse_args()
 
 
@@ -65,6 +66,8 @@ def instrument(model, tag, table):
 
 
 def main():
+    if args.tf32:
+        backend.enable_tf32()
     device = backend.resolve_device(args.device)
     gan = GAN(dict(size=args.size, nz=args.nz, ngf=args.ngf, ndf=args.ndf), device=device,
               seed=args.seed)
@@ -107,7 +110,7 @@ def main():
                   gflop_per_s=round(2 * macs / 1e9 / median, 1),
                   sample64_ms=round(float(np.median(sample_times)) * 1e3, 1),
                   peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                  numpy_version=np.__version__)
+                  numpy_version=np.__version__, tf32=args.tf32)
     if device == "gpu":
         result["gpu_mem_mb"] = round(backend.gpu_memory_mb(), 1)
     if args.profile:
