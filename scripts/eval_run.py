@@ -1,0 +1,81 @@
+"""Score every checkpoint of a run with SWD, for the raw and the averaged generator.
+
+    python scripts/eval_run.py runs/faces64 --data faces.zip [-n 2048] [--out swd.csv]
+
+For each checkpoint it prints SWD x1e3 (levels and average, 2,048 generated vs 2,048 real)
+of: G with batch statistics ("train-mode"), G with running statistics ("eval-mode"), and the
+moving-average generator with re-estimated BatchNorm statistics ("ema"), which is what
+`tinygan sample` and the shipped model use. The real-vs-real floor is printed once.
+"""
+
+import argparse
+import csv
+import os
+
+import numpy as np
+
+from tinygan import checkpoint as ckpt
+from tinygan.data import load_images
+from tinygan.gan import recalibrate_batchnorm
+from tinygan.generate import generate, latent
+from tinygan.images import to_uint8
+from tinygan.models import generator
+from tinygan.swd import swd
+
+
+def faces(G, z, train_mode):
+    if not train_mode:
+        return generate(G, z)
+    return np.concatenate([to_uint8(G.forward(z[i:i + 64], train=True))
+                           for i in range(0, len(z), 64)])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("run")
+    p.add_argument("--data", required=True)
+    p.add_argument("-n", type=int, default=2048)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="CSV file to append results to")
+    p.add_argument("--steps", help="only these steps, e.g. 250,500,1000")
+    args = p.parse_args()
+
+    real, _ = load_images(args.data, 64)
+    order = np.random.default_rng(args.seed).permutation(len(real))
+    real_a, real_b = real[order[:args.n]], real[order[args.n:2 * args.n]]
+    floor = swd(real_b, real_a, seed=args.seed)
+    print(f"real vs real floor: avg {floor['avg']:.2f}  "
+          + " / ".join(f"{floor[k]:.2f}" for k in floor if k != "avg"))
+    wanted = {int(s) for s in args.steps.split(",")} if args.steps else None
+    rows = []
+    for path in sorted(ckpt.list_checkpoints(args.run)):
+        arrays, meta = ckpt.load(path)
+        step = meta["step"]
+        if wanted and step not in wanted:
+            continue
+        c = meta["config"]
+        z = latent(args.seed + 1000, args.n, c["nz"])
+        results = {}
+        for variant in ("train-mode", "eval-mode", "ema"):
+            G = generator(c["size"], c["nz"], c["ngf"])
+            G.load_state_dict(ckpt.section(arrays, "G_ema" if variant == "ema" else "G"))
+            if variant == "ema":
+                recalibrate_batchnorm(G, c["nz"], seed=c["seed"], batches=32)
+            results[variant] = swd(faces(G, z, variant == "train-mode"), real_a, seed=args.seed)
+        line = f"step {step:6d}: " + "   ".join(
+            f"{v} {r['avg']:6.2f} ({' / '.join(f'{r[k]:.1f}' for k in r if k != 'avg')})"
+            for v, r in results.items())
+        print(line, flush=True)
+        for v, r in results.items():
+            rows.append(dict(step=step, variant=v, **{f"swd_{k}": round(r[k], 3) for k in r}))
+    if args.out and rows:
+        new = not os.path.exists(args.out)
+        with open(args.out, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            if new:
+                w.writeheader()
+            w.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
