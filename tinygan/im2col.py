@@ -12,12 +12,11 @@ Shapes (k = kernel size, s = stride, p = padding):
 Reshaped to (N*OH*OW, k*k*C), `cols` multiplies a weight of shape (k, k, C, C_out) reshaped to
 (k*k*C, C_out): the row and column orders match, so no transposes are needed.
 
-Both loops run per chunk of the batch (`over_batch`), which on the CPU spreads these pure
-memory copies over all cores; the padded images live in reused buffers (see speed.py).
+The padded images and the col2im accumulator live in reused buffers (see speed.py).
 """
 
 from .backend import array_module
-from .speed import over_batch, reuse, scratch, zero_bordered
+from .speed import reuse, scratch, zero_bordered
 
 
 def conv_output_size(size, k, stride, padding):
@@ -46,14 +45,10 @@ def im2col(x, k, stride, padding, out=None):
     oh, ow = conv_output_size(h, k, stride, padding), conv_output_size(w, k, stride, padding)
     x_padded = pad_hw(x, padding)
     cols = reuse(out, (n, oh, ow, k, k, c), x.dtype, xp)
-
-    def fill(b):
-        for i in range(k):
-            for j in range(k):
-                cols[b, :, :, i, j, :] = x_padded[b, i:i + stride * oh:stride,
-                                                  j:j + stride * ow:stride, :]
-
-    over_batch(fill, n, xp)
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, :, i, j, :] = x_padded[:, i:i + stride * oh:stride,
+                                              j:j + stride * ow:stride, :]
     return cols
 
 
@@ -67,15 +62,9 @@ def col2im(cols, x_shape, stride, padding):
     _, h, w, _ = x_shape
     p = padding
     x_padded = scratch("col2im", (n, h + 2 * p, w + 2 * p, c), cols.dtype, xp)
-    out = xp.empty((n, h, w, c), dtype=cols.dtype)
-
-    def accumulate(b):
-        x_padded[b] = 0
-        for i in range(k):
-            for j in range(k):
-                x_padded[b, i:i + stride * oh:stride, j:j + stride * ow:stride, :] += \
-                    cols[b, :, :, i, j, :]
-        out[b] = x_padded[b, p:p + h, p:p + w, :]
-
-    over_batch(accumulate, n, xp)
-    return out
+    x_padded.fill(0)
+    for i in range(k):
+        for j in range(k):
+            x_padded[:, i:i + stride * oh:stride, j:j + stride * ow:stride, :] += \
+                cols[:, :, :, i, j, :]
+    return x_padded[:, p:p + h, p:p + w, :].copy()

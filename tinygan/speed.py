@@ -1,32 +1,18 @@
 """Speed helpers for the CPU path, kept in one place so the layers still read as plain math.
 
-Two things make a NumPy convolution slow besides the matrix products themselves:
-  * Fresh big arrays. NumPy maps arrays over ~32 MB straight from the OS, so every new
-    64 MB im2col matrix costs thousands of page faults. `scratch` hands out a buffer that is
-    allocated once per (name, shape, dtype) and reused on every later step.
-  * One core. BLAS uses every core, but a copy like im2col runs on one. NumPy releases the
-    GIL inside such copies, so `over_batch` splits them into batch chunks on a thread pool.
-On the GPU (CuPy) both are unnecessary and both simply fall through.
+Besides the matrix products themselves, what makes a NumPy convolution slow is fresh big
+arrays: NumPy maps arrays over ~32 MB straight from the OS, so every new 64 MB im2col matrix
+costs thousands of page faults. `scratch` hands out a buffer that is allocated once and
+reused on every later step; `reuse` recycles a layer's own cached array; `matmul_into` writes
+a product into a scratch buffer. (Splitting the im2col copies over threads was tried too: it
+made steps slower, because the threads fight BLAS's own for the cores.)
 """
-
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .backend import array_module
 
 _scratch = {}
-_pool = None
-
-
-def threads():
-    """Worker threads for memory-bound passes: TINYGAN_THREADS, else the BLAS setting, else
-    the number of cores."""
-    for var in ("TINYGAN_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(var, "").isdigit():
-            return max(1, int(os.environ[var]))
-    return os.cpu_count() or 1
 
 
 def scratch(name, shape, dtype, xp=np):
@@ -66,18 +52,3 @@ def matmul_into(name, a, b):
     xp = array_module(a)
     out = scratch(name, (a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype), xp)
     return xp.matmul(a, b, out=out)
-
-
-def over_batch(fn, n, xp=np):
-    """Call fn(batch_slice) over chunks of range(n), in parallel threads on the CPU."""
-    workers = min(threads(), n)
-    if xp is not np or workers <= 1:
-        fn(slice(0, n))
-        return
-    global _pool
-    if _pool is None or _pool._max_workers < workers:
-        _pool = ThreadPoolExecutor(max_workers=workers)
-    bounds = np.linspace(0, n, workers + 1).astype(int)
-    futures = [_pool.submit(fn, slice(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-    for f in futures:
-        f.result()

@@ -36,17 +36,22 @@ class BatchNorm2d(Layer):
         if train:
             m = len(x2)
             mean = x2.mean(axis=0)
-            var = x2.var(axis=0)
+            centred = x2 - mean
+            var = (centred * centred).mean(axis=0)
             mom = self.momentum
             self.buffers["running_mean"] = (1 - mom) * self.buffers["running_mean"] + mom * mean
             self.buffers["running_var"] = ((1 - mom) * self.buffers["running_var"]
                                            + mom * var * (m / max(m - 1, 1)))
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
-        inv_std = 1.0 / array_module(x).sqrt(var + self.eps)
-        xhat = (x2 - mean) * inv_std
+            centred = x2 - mean.astype(x.dtype, copy=False)
+        inv_std = (1.0 / array_module(x).sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        xhat = centred
+        xhat *= inv_std   # in place: big activations are not copied more than needed
         self.xhat, self.inv_std, self.train = xhat, inv_std, train
-        return (xhat * self.params["gamma"] + self.params["beta"]).reshape(x.shape)
+        y = xhat * self.params["gamma"]
+        y += self.params["beta"]
+        return y.reshape(x.shape)
 
     def backward(self, dy):
         c = dy.shape[-1]
@@ -59,5 +64,8 @@ class BatchNorm2d(Layer):
         if not self.train:
             return (dy2 * (gamma * self.inv_std)).reshape(dy.shape)
         m = len(dy2)
-        dx = (dy2 - dbeta / m - xhat * (dgamma / m)) * (gamma * self.inv_std)
+        dx = xhat * (-dgamma / m)   # the same formula, one temporary, updated in place
+        dx += dy2
+        dx -= dbeta / m
+        dx *= gamma * self.inv_std
         return dx.reshape(dy.shape)
