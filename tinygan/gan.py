@@ -90,9 +90,7 @@ class GAN:
         decay = min(self.config["ema"], (1 + t) / (10 + t))
         for (_, g_layer, key), (_, e_layer, _) in zip(self.G.parameters(), self.G_ema.parameters()):
             e_layer.params[key] += (1 - decay) * (g_layer.params[key] - e_layer.params[key])
-        for g_layer, e_layer in zip(self.G.layers, self.G_ema.layers):
-            for key, value in g_layer.buffers.items():
-                e_layer.buffers[key] = value.copy()
+        # its BatchNorm statistics are re-estimated whenever it is used: see recalibrate_batchnorm
 
     # -- state for checkpoints ----------------------------------------------------------
     def state_arrays(self):

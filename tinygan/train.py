@@ -106,6 +106,8 @@ class Trainer:
                     rng="per-step: numpy default_rng([seed, step, 2]) and ([seed, epoch])")
 
     def save_checkpoint(self):
+        # the saved moving-average generator carries BatchNorm statistics of its own weights
+        recalibrate_batchnorm(self.gan.G_ema, self.config["nz"], seed=self.config["seed"])
         arrays = self.gan.state_arrays()
         for name, value in arrays.items():
             if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
