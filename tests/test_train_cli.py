@@ -218,3 +218,19 @@ def test_no_model_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(generate, "PRETRAINED", str(tmp_path / "none.npz"))
     _expect_usage_error(invoke("sample", "--out", "x.png"), "tinygan train")
+
+
+def test_eval_scores_a_checkpoint_and_a_sample_set(tiny_run, tmp_path):
+    r = invoke("eval", "--checkpoint", tiny_run, "--data", "demo", "-n", 64, "--json",
+               "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output.strip().splitlines()[-1])
+    assert set(result["swd"]) == {"32", "16", "avg"} and set(result["floor"]) == set(result["swd"])
+    # an untrained 6-step generator is far from the faces; two real subsets are close
+    assert result["swd"]["avg"] > 2 * result["floor"]["avg"]
+    np.save(tmp_path / "fake.npy", demo_faces(64, 32, seed=9))
+    r = invoke("eval", "--samples", tmp_path / "fake.npy", "--data", "demo", "-n", 64,
+               "--size", "32", "--json")
+    assert r.exit_code == 0, r.output
+    same_kind = json.loads(r.output.strip().splitlines()[-1])
+    assert same_kind["swd"]["avg"] < result["swd"]["avg"]
