@@ -52,3 +52,28 @@ def matmul_into(name, a, b):
     xp = array_module(a)
     out = scratch(name, (a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype), xp)
     return xp.matmul(a, b, out=out)
+
+
+FEW_CHANNELS = 8   # at or below this many output channels the channels-first layout wins
+
+
+def conv_transpose_few_channels(x, W, stride, padding):
+    """ConvTranspose2d's forward (see conv_transpose.py) for layers with few output channels,
+    such as the generator's RGB layer. The math is the same; the layout is channels-first, so
+    that each col2im `+=` runs along image rows instead of over 3 numbers at a time, which in
+    NumPy is about 3x faster for the whole layer.
+
+    x : (N, H, W, C_in)   W : (k, k, C_out, C_in)   ->   (N, OH, OW, C_out)
+    """
+    xp = array_module(x)
+    n, h, w, c_in = x.shape
+    k, _, c_out, _ = W.shape
+    s, p = stride, padding
+    oh, ow = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k
+    # one row per (i, j, output channel), one column per input pixel
+    cols_t = (W.reshape(-1, c_in) @ x.reshape(-1, c_in).T).reshape(k, k, c_out, n, h, w)
+    y_padded = xp.zeros((c_out, n, oh + 2 * p, ow + 2 * p), dtype=x.dtype)
+    for i in range(k):
+        for j in range(k):
+            y_padded[:, :, i:i + s * h:s, j:j + s * w:s] += cols_t[i, j]
+    return y_padded[:, :, p:p + oh, p:p + ow].transpose(1, 2, 3, 0).copy()

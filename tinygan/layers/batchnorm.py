@@ -33,30 +33,38 @@ class BatchNorm2d(Layer):
     def forward(self, x, train=True):
         c = x.shape[-1]
         x2 = x.reshape(-1, c)
-        if train:
-            m = len(x2)
-            mean = x2.mean(axis=0)
-            centred = x2 - mean
-            var = (centred * centred).mean(axis=0)
-            mom = self.momentum
-            self.buffers["running_mean"] = (1 - mom) * self.buffers["running_mean"] + mom * mean
-            self.buffers["running_var"] = ((1 - mom) * self.buffers["running_var"]
-                                           + mom * var * (m / max(m - 1, 1)))
-        else:
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        self.train = train
+        if not train:
+            # fixed statistics make the layer one affine map per channel: y = x * scale + shift
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
-            centred = x2 - mean.astype(x.dtype, copy=False)
-        inv_std = (1.0 / array_module(x).sqrt(var + self.eps)).astype(x.dtype, copy=False)
+            self.inv_std = (1.0 / array_module(x).sqrt(var + self.eps)).astype(x.dtype)
+            scale = gamma * self.inv_std
+            self.x2, self.mean = x2, mean
+            y = x2 * scale
+            y += beta - mean * scale
+            return y.reshape(x.shape)
+        m = len(x2)
+        mean = x2.mean(axis=0)
+        centred = x2 - mean
+        var = (centred * centred).mean(axis=0)
+        mom = self.momentum
+        self.buffers["running_mean"] = (1 - mom) * self.buffers["running_mean"] + mom * mean
+        self.buffers["running_var"] = ((1 - mom) * self.buffers["running_var"]
+                                       + mom * var * (m / max(m - 1, 1)))
+        self.inv_std = 1.0 / array_module(x).sqrt(var + self.eps)
         xhat = centred
-        xhat *= inv_std   # in place: big activations are not copied more than needed
-        self.xhat, self.inv_std, self.train = xhat, inv_std, train
-        y = xhat * self.params["gamma"]
-        y += self.params["beta"]
+        xhat *= self.inv_std   # in place: big activations are not copied more than needed
+        self.xhat = xhat
+        y = xhat * gamma
+        y += beta
         return y.reshape(x.shape)
 
     def backward(self, dy):
         c = dy.shape[-1]
         dy2 = dy.reshape(-1, c)
-        xhat, gamma = self.xhat, self.params["gamma"]
+        gamma = self.params["gamma"]
+        xhat = self.xhat if self.train else (self.x2 - self.mean) * self.inv_std
         dbeta = dy2.sum(axis=0)
         dgamma = (dy2 * xhat).sum(axis=0)
         if self.requires_grad:

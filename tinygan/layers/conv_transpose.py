@@ -4,7 +4,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..im2col import col2im, im2col
-from ..speed import matmul_into, scratch
+from ..speed import FEW_CHANNELS, conv_transpose_few_channels, matmul_into, scratch
 from .base import Layer
 
 
@@ -41,9 +41,12 @@ class ConvTranspose2d(Layer):
         W = self.params["W"]
         k, c_out, c_in = self.k, W.shape[2], W.shape[3]
         n, h, w, _ = x.shape
-        cols = matmul_into("cols", x.reshape(-1, c_in), W.reshape(-1, c_in).T)
-        cols = cols.reshape(n, h, w, k, k, c_out)
-        y = col2im(cols, self.output_shape(x.shape), self.stride, self.padding)
+        if c_out <= FEW_CHANNELS:   # the RGB layer: same math in a faster layout (speed.py)
+            y = conv_transpose_few_channels(x, W, self.stride, self.padding)
+        else:
+            cols = matmul_into("cols", x.reshape(-1, c_in), W.reshape(-1, c_in).T)
+            cols = cols.reshape(n, h, w, k, k, c_out)
+            y = col2im(cols, self.output_shape(x.shape), self.stride, self.padding)
         if "b" in self.params:
             y = y + self.params["b"]
         self.x = x
