@@ -1,0 +1,7 @@
+"""tinygan: a small, from-scratch DCGAN in NumPy/CuPy that draws anime-style faces.
+
+Every layer has a hand-written forward and backward pass (tinygan.layers); the README gives a
+reading order from the array-module shim (tinygan.backend) to the training loop.
+"""
+
+__version__ = "0.1.0"
