@@ -234,3 +234,19 @@ def test_eval_scores_a_checkpoint_and_a_sample_set(tiny_run, tmp_path):
     assert r.exit_code == 0, r.output
     same_kind = json.loads(r.output.strip().splitlines()[-1])
     assert same_kind["swd"]["avg"] < result["swd"]["avg"]
+
+
+def test_export_can_average_the_newest_checkpoints(tiny_run, tmp_path):
+    out = tmp_path / "avg.npz"
+    r = invoke("export", tiny_run, "--out", out, "--raw", "--average", 2, "--float32",
+               "--no-recalibrate")
+    assert r.exit_code == 0, r.output
+    exported, meta = ckpt.load(str(out))
+    a, _ = ckpt.load(str(tiny_run / "ckpt_00000006.npz"))
+    b, _ = ckpt.load(str(tiny_run / "ckpt_00000003.npz"))
+    key = "1.W"
+    np.testing.assert_allclose(exported[f"G_ema/{key}"], (a[f"G/{key}"] + b[f"G/{key}"]) / 2,
+                               rtol=1e-6)
+    assert meta["weights"] == "G, mean of 2"
+    r = invoke("export", tiny_run, "--out", out, "--average", 5)
+    assert r.exit_code == 2 and "fewer than --average 5" in r.output

@@ -350,29 +350,40 @@ def info(checkpoint):
 @click.option("--card", type=click.Path(exists=True, dir_okay=False),
               help="A JSON file of model-card facts stored with the weights.")
 @click.option("--raw", is_flag=True, help="Export G instead of its moving average.")
+@click.option("--average", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Average the generator weights of the run's newest N checkpoints "
+              "(checkpoint averaging; CHECKPOINT must then be a run folder).")
 @click.option("--recalibrate/--no-recalibrate", default=True, show_default=True,
               help="Re-estimate BatchNorm statistics for the exported weights.")
-def export(checkpoint, out, float16, card, raw, recalibrate):
+def export(checkpoint, out, float16, card, raw, average, recalibrate):
     """Write a generator-only file (for sampling and fine-tuning) from a checkpoint."""
     from .gan import recalibrate_batchnorm
     from .generate import NoModelError, find_checkpoint
     from .models import generator
+    if average > 1 and not (checkpoint and os.path.isdir(checkpoint)):
+        fail("--average needs a run folder as CHECKPOINT")
     try:
-        path = find_checkpoint(checkpoint)
-        arrays, meta = ckpt.load(path)
+        paths = ckpt.list_checkpoints(checkpoint)[:average] if average > 1 \
+            else [find_checkpoint(checkpoint)]
+        if len(paths) < average:
+            fail(f"{checkpoint} holds {len(paths)} checkpoints, fewer than --average {average}")
+        loaded = [ckpt.load(p) for p in paths]
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(str(exc))
+    meta = loaded[0][1]   # the newest checkpoint speaks for the config and step
     config = meta["config"]
     G = generator(config["size"], config["nz"], config["ngf"])
-    state = ckpt.section(arrays, "G" if raw else "G_ema") or ckpt.section(arrays, "G")
-    G.load_state_dict(state)
+    part = "G" if raw else "G_ema"
+    states = [ckpt.section(a, part) or ckpt.section(a, "G") for a, _ in loaded]
+    G.load_state_dict({k: np.mean([st[k] for st in states], axis=0) for k in states[0]})
     if recalibrate:
         recalibrate_batchnorm(G, config["nz"], seed=config.get("seed", 0), batches=32)
     dtype = np.float16 if float16 else np.float32
     exported = {f"G_ema/{k}": v.astype(dtype) for k, v in G.state_dict().items()}
     keep = ("size", "nz", "ngf", "ndf", "seed")
     new_meta = dict(config={k: config[k] for k in keep if k in config}, step=meta.get("step"),
-                    source=os.path.basename(path))
+                    source=", ".join(os.path.basename(p) for p in paths),
+                    weights=("G" if raw else "G_ema") + (f", mean of {average}" if average > 1 else ""))
     if card:
         with open(card) as f:
             new_meta["model_card"] = json.load(f)
