@@ -3,9 +3,11 @@
     python scripts/eval_run.py runs/faces64 --data faces.zip [-n 2048] [--out swd.csv]
 
 For each checkpoint it prints SWD x1e3 (levels and average, 2,048 generated vs 2,048 real)
-of: G with batch statistics ("train-mode"), G with running statistics ("eval-mode"), and the
-moving-average generator with re-estimated BatchNorm statistics ("ema"), which is what
-`tinygan sample` and the shipped model use. The real-vs-real floor is printed once.
+of: G with batch statistics ("train-mode"), G with running statistics ("eval-mode"), the
+moving-average generator with re-estimated BatchNorm statistics ("ema"), and the mean of G's
+weights at this and the previous regular checkpoint (step - ckpt_every) with re-estimated
+statistics ("avg2", what `tinygan export --raw --average 2` ships). The real-vs-real floor is
+printed once.
 """
 
 import argparse
@@ -38,6 +40,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="CSV file to append results to")
     p.add_argument("--steps", help="only these steps, e.g. 250,500,1000")
+    p.add_argument("--variants", default="train-mode,eval-mode,ema,avg2")
     args = p.parse_args()
 
     real, _ = load_images(args.data, 64)
@@ -48,6 +51,9 @@ def main():
           + " / ".join(f"{floor[k]:.2f}" for k in floor if k != "avg"))
     wanted = {int(s) for s in args.steps.split(",")} if args.steps else None
     rows = []
+    variants = args.variants.split(",")
+    by_step = {int(os.path.basename(p)[len(ckpt.PREFIX):-4]): p
+               for p in ckpt.list_checkpoints(args.run)}
     for path in sorted(ckpt.list_checkpoints(args.run)):
         arrays, meta = ckpt.load(path)
         step = meta["step"]
@@ -56,10 +62,17 @@ def main():
         c = meta["config"]
         z = latent(args.seed + 1000, args.n, c["nz"])
         results = {}
-        for variant in ("train-mode", "eval-mode", "ema"):
+        previous = by_step.get(step - c["ckpt_every"])
+        for variant in variants:
             G = generator(c["size"], c["nz"], c["ngf"])
-            G.load_state_dict(ckpt.section(arrays, "G_ema" if variant == "ema" else "G"))
-            if variant == "ema":
+            state = ckpt.section(arrays, "G_ema" if variant == "ema" else "G")
+            if variant == "avg2":
+                if previous is None:
+                    continue
+                before = ckpt.section(ckpt.load(previous)[0], "G")
+                state = {k: (v + before[k]) / 2 for k, v in state.items()}
+            G.load_state_dict(state)
+            if variant in ("ema", "avg2"):
                 recalibrate_batchnorm(G, c["nz"], seed=c["seed"], batches=32)
             results[variant] = swd(faces(G, z, variant == "train-mode"), real_a, seed=args.seed)
         line = f"step {step:6d}: " + "   ".join(
