@@ -426,8 +426,10 @@ def gradcheck(tol):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 @DEVICE_OPTION
 def evaluate(checkpoint, samples, data, n, seed, train_mode_bn, size, as_json, device):
-    """Sliced Wasserstein distance (SWD x1e3, Karras et al. 2018) to real images; lower is
-    better. Also prints the real-vs-real floor of two disjoint real subsets."""
+    """Score generated faces against real ones (SWD, lower is better).
+
+    The multi-scale sliced Wasserstein distance x1e3 of Karras et al. 2018, per pyramid level
+    and averaged, with the real-vs-real floor of two disjoint real subsets beside it."""
     from .data import DataError, load_images
     from .swd import swd
     device = device_or_fail(device)
