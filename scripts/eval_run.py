@@ -20,16 +20,8 @@ from tinygan import checkpoint as ckpt
 from tinygan.data import load_images
 from tinygan.gan import recalibrate_batchnorm
 from tinygan.generate import generate, latent
-from tinygan.images import to_uint8
 from tinygan.models import generator
 from tinygan.swd import swd
-
-
-def faces(G, z, train_mode):
-    if not train_mode:
-        return generate(G, z)
-    return np.concatenate([to_uint8(G.forward(z[i:i + 64], train=True))
-                           for i in range(0, len(z), 64)])
 
 
 def main():
@@ -74,7 +66,8 @@ def main():
             G.load_state_dict(state)
             if variant in ("ema", "avg2"):
                 recalibrate_batchnorm(G, c["nz"], seed=c["seed"], batches=32)
-            results[variant] = swd(faces(G, z, variant == "train-mode"), real_a, seed=args.seed)
+            fake = generate(G, z, batch_statistics=variant == "train-mode")
+            results[variant] = swd(fake, real_a, seed=args.seed)
         line = f"step {step:6d}: " + "   ".join(
             f"{v} {r['avg']:6.2f} ({' / '.join(f'{r[k]:.1f}' for k in r if k != 'avg')})"
             for v, r in results.items())

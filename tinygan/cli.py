@@ -444,13 +444,7 @@ def evaluate(checkpoint, samples, data, n, seed, train_mode_bn, size, as_json, d
         path, G, _, meta = _load_or_fail(checkpoint, device)
         size = meta["config"]["size"]
         z = latent(seed + 1000, n, meta["config"]["nz"])
-        if train_mode_bn:
-            from .backend import to_device, to_host
-            from .images import to_uint8
-            fake = np.concatenate([to_uint8(to_host(G.forward(to_device(z[i:i + 64], device))))
-                                   for i in range(0, n, 64)])
-        else:
-            fake = generate(G, z, device)
+        fake = generate(G, z, device, batch_statistics=train_mode_bn)
         what = f"{path} (step {meta.get('step')})"
     try:
         real, _ = load_images(data, size, demo_count=2 * n, seed=seed + 1)

@@ -76,12 +76,15 @@ def latent(seed, n, nz, truncation=None):
     return z.astype(np.float32)
 
 
-def generate(G, z, device="cpu", batch_size=256):
+def generate(G, z, device="cpu", batch_size=256, batch_statistics=False):
     """uint8 faces (N, S, S, 3) for noise z (N, nz), with BatchNorm's running statistics, so a
-    face does not depend on the others in its batch."""
+    face does not depend on the others in its batch. With batch_statistics=True, BatchNorm
+    uses each batch of 64's own statistics instead ("train-mode" sampling)."""
     out = []
+    if batch_statistics:
+        batch_size = 64
     for i in range(0, len(z), batch_size):
-        x = G.forward(to_device(z[i:i + batch_size], device), train=False)
+        x = G.forward(to_device(z[i:i + batch_size], device), train=batch_statistics)
         out.append(to_uint8(to_host(x)))
     return np.concatenate(out)
 
