@@ -40,15 +40,11 @@ def find_checkpoint(path=None, runs_dir="runs"):
 
 def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True):
     """(G, D or None, meta) from a checkpoint or an exported generator, on `device`, float32."""
-    arrays, meta = ckpt.load(path)
-    config = meta.get("config", {})
-    try:
-        G = generator(config["size"], config["nz"], config["ngf"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ckpt.CheckpointError(f"{path}: its config is unusable ({exc})") from None
+    arrays, meta = ckpt.load(path)   # every array already checked against meta's config
+    config = meta["config"]
+    G = generator(config["size"], config["nz"], config["ngf"])
     prefix = "G_ema" if prefer_ema and any(k.startswith("G_ema/") for k in arrays) else "G"
     state = ckpt.section(arrays, prefix)
-    ckpt.check_model_arrays(path, G, state, prefix)
     G.load_state_dict({k: v.astype(np.float32) for k, v in state.items()})
     D = None
     if with_discriminator:
@@ -57,7 +53,6 @@ def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True
             raise ckpt.CheckpointError(f"{path}: holds no discriminator (an exported generator); "
                                        "--best needs a training checkpoint")
         D = discriminator(config["size"], config["ndf"])
-        ckpt.check_model_arrays(path, D, d_state, "D")
         D.load_state_dict(d_state)
         D.to(device)
     return G.to(device), D, meta

@@ -106,8 +106,7 @@ class Trainer:
                     rng="per-step: numpy default_rng([seed, step, 2]) and ([seed, epoch])")
 
     def save_checkpoint(self):
-        # the saved moving-average generator carries BatchNorm statistics of its own weights
-        recalibrate_batchnorm(self.gan.G_ema, self.config["nz"], seed=self.config["seed"])
+        self._recalibrate_ema()   # saved with BatchNorm statistics of its own weights
         arrays = self.gan.state_arrays()
         for name, value in arrays.items():
             if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
@@ -127,10 +126,7 @@ class Trainer:
         problems = []
         for path in ckpt.list_checkpoints(self.run_dir):
             try:
-                arrays, meta = ckpt.load(path)
-                for prefix, model in (("G", self.gan.G), ("D", self.gan.D),
-                                      ("G_ema", self.gan.G_ema)):
-                    ckpt.check_model_arrays(path, model, ckpt.section(arrays, prefix), prefix)
+                arrays, meta = ckpt.load(path)   # validated against the file's own config
                 for prefix in ("optG", "optD"):
                     if f"{prefix}/t" not in arrays:
                         raise ckpt.CheckpointError(f"{path}: no optimizer state ({prefix})")
@@ -139,9 +135,7 @@ class Trainer:
                 problems.append(str(exc))
                 self.event(f"skipping unusable checkpoint: {exc}")
                 continue
-            self.step = int(meta["step"])
-            if self.gan.steps_done != self.step:
-                self.gan.steps_done = self.step
+            self.step = self.gan.steps_done = int(meta["step"])
             self._trim_log()
             self.event(f"resumed from {os.path.basename(path)} at step {self.step}")
             return path
@@ -182,9 +176,16 @@ class Trainer:
                 writer.writeheader()
             writer.writerow(row)
 
+    def _recalibrate_ema(self):
+        """Re-estimate the EMA generator's BatchNorm statistics, once per step at most (the grid
+        and the checkpoint of one step share them: the weights have not moved in between)."""
+        if getattr(self, "_recalibrated_at", None) != self.step:
+            recalibrate_batchnorm(self.gan.G_ema, self.config["nz"], seed=self.config["seed"])
+            self._recalibrated_at = self.step
+
     def save_progress_grid(self):
         G = self.gan.G_ema
-        recalibrate_batchnorm(G, self.config["nz"], seed=self.config["seed"])
+        self._recalibrate_ema()
         z = to_device(fixed_noise(self.config).astype(np.float32), self.device)
         images = to_uint8(to_host(G.forward(z, train=False)))
         folder = os.path.join(self.run_dir, "progress")
