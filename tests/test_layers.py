@@ -56,22 +56,11 @@ def test_conv2d_gradients(k, s, p, h, w, n, bias):
     assert_grads_ok(randomized(Conv2d(3, 2, k, s, p, bias=bias)), x)
 
 
-@pytest.mark.parametrize("c_out", [2, 10])   # the few-channel layout and the col2im one
 @pytest.mark.parametrize("k,s,p,h,w,n,bias", CONV_CASES)
-def test_conv_transpose2d_gradients(k, s, p, h, w, n, bias, c_out):
+def test_conv_transpose2d_gradients(k, s, p, h, w, n, bias):
     h, w = max(1, h // 2), max(1, w // 2)
     x = np.random.default_rng(2).standard_normal((n, h, w, 3))
-    assert_grads_ok(randomized(ConvTranspose2d(3, c_out, k, s, p, bias=bias)), x)
-
-
-@pytest.mark.parametrize("k,s,p", [(4, 2, 1), (3, 1, 1), (5, 2, 2), (4, 1, 0)])
-def test_conv_transpose_layouts_agree(k, s, p):
-    """The channels-first path used for few output channels equals col2im's."""
-    from tinygan.speed import conv_transpose_few_channels
-    layer = randomized(ConvTranspose2d(5, 12, k, s, p, bias=False)).astype(np.float64)
-    x = np.random.default_rng(3).standard_normal((2, 4, 3, 5))
-    np.testing.assert_allclose(conv_transpose_few_channels(x, layer.params["W"], s, p),
-                               layer.forward(x), rtol=1e-12, atol=1e-12)
+    assert_grads_ok(randomized(ConvTranspose2d(3, 4, k, s, p, bias=bias)), x)
 
 
 @pytest.mark.parametrize("h,s,p,k", [(1, 1, 0, 4), (4, 2, 1, 4), (5, 2, 1, 4), (3, 3, 0, 3),
@@ -241,7 +230,7 @@ def test_adam_matches_hand_computed_step():
     opt2 = Adam(net, lr=0.1, betas=(0.9, 0.999))
     opt2.load_state_dict(state)
     assert opt2.t == 1
-    np.testing.assert_array_equal(opt2.m["0.W"], opt.m["0.W"])
+    np.testing.assert_allclose(opt2.state_dict()["m/0.W"], [[0.05], [-0.2]])  # (1 - b1) g
 
 
 def test_sgd_step():

@@ -49,27 +49,31 @@ class GAN:
         logits_real = D.forward(real)
         loss_real, dlogits = bce_with_logits(logits_real, real_target)
         D.backward(dlogits, input_grad=False)
-        grads_real = [layer.grads[key].copy() for _, layer, key in D.parameters()]
+        grad_real = D.flat_gradients()
 
         fake = G.forward(z)
         logits_fake = D.forward(fake)
         loss_fake, dlogits = bce_with_logits(logits_fake, fake_target)
         D.backward(dlogits, input_grad=False)
-        for g_real, (_, layer, key) in zip(grads_real, D.parameters()):
-            layer.grads[key] += g_real
-        self.opt_D.step()
+        grad_D = D.flat_gradients()
+        grad_D += grad_real   # the D loss is the sum of the two terms
+        self.opt_D.step(self.reduce_gradients(grad_D))
 
         D.set_requires_grad(False)
         logits_gen = D.forward(fake)
-        loss_g, dlogits = bce_with_logits(logits_gen, xp.ones_like(logits_gen))
+        loss_g, dlogits = bce_with_logits(logits_gen, 1.0)
         G.backward(D.backward(dlogits))
-        self.opt_G.step()
+        self.opt_G.step(self.reduce_gradients(G.flat_gradients()))
         self.update_ema()
         self.steps_done += 1
 
-        sigmoid = lambda v: 0.5 * (1 + xp.tanh(0.5 * v)).mean()
         return dict(loss_d=loss_real + loss_fake, loss_g=loss_g,
-                    d_real=sigmoid(logits_real), d_fake=sigmoid(logits_fake))
+                    d_real=_mean_sigmoid(logits_real), d_fake=_mean_sigmoid(logits_fake))
+
+    def reduce_gradients(self, grad):
+        """The gradient the optimizer applies: this process's own (data-parallel training over
+        several processes replaces this with a sum over them, see tinygan/parallel.py)."""
+        return grad
 
     def _targets(self, n, rng, xp):
         c = self.config
@@ -88,8 +92,8 @@ class GAN:
         average does not drag the random initial weights along for thousands of steps."""
         t = self.steps_done
         decay = min(self.config["ema"], (1 + t) / (10 + t))
-        for (_, g_layer, key), (_, e_layer, _) in zip(self.G.parameters(), self.G_ema.parameters()):
-            e_layer.params[key] += (1 - decay) * (g_layer.params[key] - e_layer.params[key])
+        ema = self.G_ema.flat_parameters()
+        ema += (1 - decay) * (self.G.flat_parameters() - ema)
         # its BatchNorm statistics are re-estimated whenever it is used: see recalibrate_batchnorm
 
     # -- state for checkpoints ----------------------------------------------------------
@@ -110,12 +114,19 @@ class GAN:
         self.steps_done = int(self.opt_G.t)
 
 
-def recalibrate_batchnorm(G, nz, seed=0, batches=8, batch_size=64):
+def _mean_sigmoid(logits):
+    """The mean of sigmoid(logits): what D says on average (1 = real)."""
+    xp = array_module(logits)
+    return 0.5 + 0.5 * xp.tanh(0.5 * logits).mean()
+
+
+def recalibrate_batchnorm(G, nz, seed=0, batches=2, batch_size=256):
     """Re-estimate G's BatchNorm running statistics for its current weights.
 
     The EMA generator's weights are an average, but the running statistics it inherits were
     measured on the raw generator; running a few batches in train mode with a cumulative
     average gives statistics that match the averaged weights (BigGAN's "standing statistics").
+    Few large batches rather than many small ones: the same number of faces in fewer passes.
     """
     from .layers import BatchNorm2d
     bns = [layer for layer in G.layers if isinstance(layer, BatchNorm2d)]

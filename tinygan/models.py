@@ -4,22 +4,16 @@ G: z (N, 1, 1, nz) -> ConvT to a s0 x s0 map -> [ConvT 4/2/1, BN, ReLU] x n -> C
 D: image (N, S, S, 3) -> Conv 4/2/1, LeakyReLU -> [Conv 4/2/1, BN, LeakyReLU] x n -> Conv -> logit
 Every upsampling step doubles the size and halves the channels (G); D mirrors it. The start
 size s0 is 4 (6 for 96 px), so 64 px has four doublings, 4 -> 8 -> 16 -> 32 -> 64.
+
+The networks are built from the fast layers of tinygan/speed/ (same math, fewer passes);
+`fast=False` builds them from the textbook layers instead.
 """
 
 import math
 
+from . import layers, speed
 from .init import dcgan_init
-from .layers import (
-    BatchNorm2d,
-    Conv2d,
-    ConvTranspose2d,
-    Flatten,
-    LeakyReLU,
-    ReLU,
-    Reshape,
-    Sequential,
-    Tanh,
-)
+from .layers import Conv2d, ConvTranspose2d, Flatten, Reshape, Sequential, Tanh
 
 SIZES = (32, 64, 96, 128)
 
@@ -34,37 +28,48 @@ def num_doublings(size):
     return int(round(math.log2(size // start_size(size))))
 
 
-def generator(size=64, nz=100, ngf=64):
+def layer_kinds(fast=True):
+    """The classes a network is built from: the speed module's, or the textbook ones."""
+    if fast:
+        return (speed.FastConv2d, speed.FastConvTranspose2d, speed.FastBatchNorm2d,
+                speed.FastReLU, speed.FastLeakyReLU)
+    return (layers.Conv2d, layers.ConvTranspose2d, layers.BatchNorm2d, layers.ReLU,
+            layers.LeakyReLU)
+
+
+def generator(size=64, nz=100, ngf=64, fast=True):
     """(N, nz) noise -> (N, size, size, 3) images in [-1, 1]."""
+    _, ConvTranspose2d, BatchNorm2d, ReLU, _ = layer_kinds(fast)
     s0, n = start_size(size), num_doublings(size)
     channels = ngf * 2 ** (n - 1)
-    layers = [Reshape(1, 1, nz), ConvTranspose2d(nz, channels, s0, 1, 0, bias=False),
-              BatchNorm2d(channels), ReLU()]
+    stack = [Reshape(1, 1, nz), ConvTranspose2d(nz, channels, s0, 1, 0, bias=False),
+             BatchNorm2d(channels), ReLU()]
     for _ in range(n - 1):
-        layers += [ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
-                   BatchNorm2d(channels // 2), ReLU()]
+        stack += [ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
+                  BatchNorm2d(channels // 2), ReLU()]
         channels //= 2
-    layers += [ConvTranspose2d(channels, 3, 4, 2, 1, bias=False), Tanh()]
-    return Sequential(*layers)
+    stack += [ConvTranspose2d(channels, 3, 4, 2, 1, bias=False), Tanh()]
+    return Sequential(*stack)
 
 
-def discriminator(size=64, ndf=64):
+def discriminator(size=64, ndf=64, fast=True):
     """(N, size, size, 3) images -> (N, 1) logits (no sigmoid: the loss takes logits)."""
+    Conv2d, _, BatchNorm2d, _, LeakyReLU = layer_kinds(fast)
     s0, n = start_size(size), num_doublings(size)
     channels = ndf
-    layers = [Conv2d(3, channels, 4, 2, 1, bias=False), LeakyReLU(0.2)]
+    stack = [Conv2d(3, channels, 4, 2, 1, bias=False), LeakyReLU(0.2)]
     for _ in range(n - 1):
-        layers += [Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
-                   BatchNorm2d(channels * 2), LeakyReLU(0.2)]
+        stack += [Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
+                  BatchNorm2d(channels * 2), LeakyReLU(0.2)]
         channels *= 2
-    layers += [Conv2d(channels, 1, s0, 1, 0, bias=False), Flatten()]
-    return Sequential(*layers)
+    stack += [Conv2d(channels, 1, s0, 1, 0, bias=False), Flatten()]
+    return Sequential(*stack)
 
 
-def build(config, rng=None):
+def build(config, rng=None, fast=True):
     """G and D for a config dict with keys size, nz, ngf, ndf; DCGAN-initialised from rng."""
-    G = generator(config["size"], config["nz"], config["ngf"])
-    D = discriminator(config["size"], config["ndf"])
+    G = generator(config["size"], config["nz"], config["ngf"], fast)
+    D = discriminator(config["size"], config["ndf"], fast)
     if rng is not None:
         dcgan_init(G, rng)
         dcgan_init(D, rng)
@@ -79,10 +84,7 @@ def forward_macs(model, x_shape):
             shape = (shape[0],) + tuple(layer.shape)
         if isinstance(layer, Conv2d):
             total += layer.macs(shape)
-            n, h, w, _ = shape
-            k, s, p = layer.k, layer.stride, layer.padding
-            shape = (n, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1,
-                     layer.params["W"].shape[-1])
+            shape = layer.output_shape(shape)
         elif isinstance(layer, ConvTranspose2d):
             total += layer.macs(shape)
             shape = layer.output_shape(shape)

@@ -1,7 +1,10 @@
-"""Optimizers: Adam and SGD. They read `layer.grads` and update `layer.params` in place.
+"""Optimizers: Adam and SGD. They update a network's parameters in place, all at once.
 
-Both keep their state as a flat dict of named arrays (`state_dict`), so a checkpoint can save
-and restore it exactly.
+A network keeps its parameters in one flat array (`model.flat_parameters()`, see
+layers/base.py) and can gather its gradients into another (`model.flat_gradients()`), so each
+update below is a handful of whole-array operations, whatever the number of layers. The state
+(Adam's moments, SGD's velocity) is flat too; `state_dict` names its pieces after the
+parameters ('m/3.W'), so a checkpoint can save and restore it exactly.
 """
 
 from .backend import array_module, to_host
@@ -9,12 +12,42 @@ from .backend import array_module, to_host
 
 class Optimizer:
     def __init__(self, model, lr):
-        self.params = model.parameters()   # [(name, layer, key)]
+        self.model = model
         self.lr = lr
 
-    def _pairs(self):
-        for name, layer, key in self.params:
-            yield name, layer.params[key], layer.grads[key]
+    def step(self, grad=None):
+        """One update of the model's parameters with the flat gradient `grad` (by default the
+        gradients its layers hold now)."""
+        p = self.model.flat_parameters()
+        self.update(p, self.model.flat_gradients() if grad is None else grad)
+
+    def update(self, p, g):
+        raise NotImplementedError
+
+    # state, flat on the device, as named host arrays per parameter and back
+    def _split(self, flat, prefix):
+        out, offset = {}, 0
+        for name, layer, key in self.model.parameters():
+            size = layer.params[key].size
+            out[f"{prefix}/{name}"] = to_host(flat[offset:offset + size].reshape(
+                layer.params[key].shape))
+            offset += size
+        return out
+
+    def _join(self, state, prefix):
+        """The flat array for the `prefix/<name>` entries of `state`, or None without them."""
+        p = self.model.flat_parameters()
+        if not any(k.startswith(prefix + "/") for k in state):
+            return None
+        xp = array_module(p)
+        flat, offset = xp.zeros_like(p), 0
+        for name, layer, key in self.model.parameters():
+            size = layer.params[key].size
+            if f"{prefix}/{name}" in state:
+                flat[offset:offset + size] = xp.asarray(state[f"{prefix}/{name}"],
+                                                        dtype=p.dtype).reshape(-1)
+            offset += size
+        return flat
 
     def state_dict(self):
         return {}
@@ -29,22 +62,23 @@ class SGD(Optimizer):
     def __init__(self, model, lr=0.01, momentum=0.0):
         super().__init__(model, lr)
         self.momentum = momentum
-        self.velocity = {}
+        self.velocity = None
 
-    def step(self):
-        for name, p, g in self._pairs():
-            if self.momentum:
-                v = self.velocity.get(name)
-                v = g.copy() if v is None else v * self.momentum + g
-                self.velocity[name] = v
-                g = v
-            p -= self.lr * g
+    def update(self, p, g):
+        if self.momentum:
+            if self.velocity is None:
+                self.velocity = g.copy()
+            else:
+                self.velocity *= self.momentum
+                self.velocity += g
+            g = self.velocity
+        p -= self.lr * g
 
     def state_dict(self):
-        return {f"velocity/{k}": to_host(v) for k, v in self.velocity.items()}
+        return {} if self.velocity is None else self._split(self.velocity, "velocity")
 
     def load_state_dict(self, state):
-        self.velocity = {k.split("/", 1)[1]: v for k, v in state.items() if k.startswith("velocity/")}
+        self.velocity = self._join(state, "velocity")
 
 
 class Adam(Optimizer):
@@ -59,37 +93,32 @@ class Adam(Optimizer):
         self.b1, self.b2 = betas
         self.eps = eps
         self.t = 0
-        self.m, self.v = {}, {}
+        self.m = self.v = None
 
-    def step(self):
+    def update(self, p, g):
+        xp = array_module(p)
+        if self.m is None:
+            self.m, self.v = xp.zeros_like(p), xp.zeros_like(p)
         self.t += 1
         bias1 = 1 - self.b1 ** self.t
         bias2_sqrt = (1 - self.b2 ** self.t) ** 0.5
-        for name, p, g in self._pairs():
-            xp = array_module(p)
-            if name not in self.m:
-                self.m[name], self.v[name] = xp.zeros_like(p), xp.zeros_like(p)
-            m, v = self.m[name], self.v[name]
-            m *= self.b1
-            m += (1 - self.b1) * g
-            v *= self.b2
-            v += (1 - self.b2) * (g * g)
-            p -= (self.lr / bias1) * m / (xp.sqrt(v) / bias2_sqrt + self.eps)
+        m, v = self.m, self.v
+        m *= self.b1
+        m += (1 - self.b1) * g
+        v *= self.b2
+        v += (1 - self.b2) * (g * g)
+        p -= (self.lr / bias1) * m / (xp.sqrt(v) / bias2_sqrt + self.eps)
 
     def state_dict(self):
         state = {"t": self.t}
-        for name in self.m:
-            state[f"m/{name}"] = to_host(self.m[name])
-            state[f"v/{name}"] = to_host(self.v[name])
+        if self.m is not None:
+            state.update(self._split(self.m, "m"))
+            state.update(self._split(self.v, "v"))
         return state
 
     def load_state_dict(self, state):
         """Restore from `state_dict()` output; arrays go to the parameters' device and dtype."""
         self.t = int(state["t"])
-        self.m, self.v = {}, {}
-        for name, layer, key in self.params:
-            p = layer.params[key]
-            xp = array_module(p)
-            if f"m/{name}" in state:
-                self.m[name] = xp.asarray(state[f"m/{name}"], dtype=p.dtype)
-                self.v[name] = xp.asarray(state[f"v/{name}"], dtype=p.dtype)
+        self.m, self.v = self._join(state, "m"), self._join(state, "v")
+        if (self.m is None) != (self.v is None):
+            raise KeyError("Adam state has first or second moments, not both")

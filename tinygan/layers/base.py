@@ -8,7 +8,13 @@ The contract (read it once; every layer follows it):
 `layer.buffers` holds state that is not trained (BatchNorm running statistics).
 Setting `layer.requires_grad = False` skips the parameter gradients (dx is still computed),
 as when the generator's step backpropagates through a discriminator it does not update.
+
+A Sequential keeps all its layers' parameters in one flat array (`flat_parameters()`), each
+layer's `params[name]` being a view into it. The math is unchanged; the optimizer, the moving
+average and a sum of gradients over processes then each touch one array instead of dozens.
 """
+
+import copy
 
 import numpy as np
 
@@ -56,6 +62,11 @@ class Sequential(Layer):
     def __init__(self, *layers):
         super().__init__()
         self.layers = list(layers)
+        self._flat, self._views = None, []
+
+    def __deepcopy__(self, memo):
+        # the copy gets its own flat array: copied views would no longer share one
+        return Sequential(*copy.deepcopy(self.layers, memo))
 
     def forward(self, x, train=True):
         for layer in self.layers:
@@ -87,6 +98,36 @@ class Sequential(Layer):
         return [(f"{p}.{key}", layer, key)
                 for p, layer in self.named_layers() for key in layer.params]
 
+    def flat_parameters(self):
+        """Every trained array of the network, concatenated in `parameters()` order, as one
+        1-D array that the layers' `params` are views of. Built on first use, and again if a
+        layer's array was replaced (by `to`, `astype` or an assignment)."""
+        entries = self.parameters()
+        current = self._flat is not None and len(self._views) == len(entries) and all(
+            layer.params[key] is view for (_, layer, key), view in zip(entries, self._views))
+        if not current:
+            self._flatten(entries)
+        return self._flat
+
+    def _flatten(self, entries):
+        arrays = [layer.params[key] for _, layer, key in entries]
+        xp = array_module(arrays[0])
+        flat = xp.empty(sum(a.size for a in arrays), dtype=arrays[0].dtype)
+        offset, self._views = 0, []
+        for (_, layer, key), a in zip(entries, arrays):
+            view = flat[offset:offset + a.size].reshape(a.shape)
+            view[...] = a
+            layer.params[key] = view
+            self._views.append(view)
+            offset += a.size
+        self._flat = flat
+
+    def flat_gradients(self):
+        """The layers' current gradients, gathered in the order of `flat_parameters()` into one
+        new 1-D array (every layer must have run backward with requires_grad)."""
+        grads = [layer.grads[key].reshape(-1) for _, layer, key in self.parameters()]
+        return array_module(grads[0]).concatenate(grads)
+
     def state_dict(self):
         """Every parameter and buffer as a host array, keyed '3.W', '4.running_mean', ..."""
         state = {}
@@ -97,7 +138,7 @@ class Sequential(Layer):
         return state
 
     def load_state_dict(self, state):
-        """Copy arrays in (onto this model's device and dtype); shapes must match exactly."""
+        """Copy arrays in, in place (onto this model's device and dtype); shapes must match."""
         expected = self.state_dict()
         missing = sorted(set(expected) - set(state))
         if missing:
@@ -108,8 +149,7 @@ class Sequential(Layer):
                     new = np.asarray(state[f"{prefix}.{key}"])
                     if new.shape != value.shape:
                         raise ValueError(f"{prefix}.{key}: shape {new.shape}, expected {value.shape}")
-                    xp = array_module(value)
-                    store[key] = xp.asarray(new, dtype=value.dtype)
+                    value[...] = array_module(value).asarray(new, dtype=value.dtype)
 
     def to(self, device):
         for layer in self.layers:

@@ -19,7 +19,9 @@ class BatchNorm2d(Layer):
     Backward in train mode, with xhat = (x - mean) / std and sums over the M values of a channel:
         dbeta  = sum(dy)      dgamma = sum(dy * xhat)
         dx     = gamma / (M * std) * (M * dy - dbeta - xhat * dgamma)
-    In eval mode the statistics are constants, so dx = gamma / std * dy.
+    (x reaches y directly and through the mean and the variance; the three terms are those
+    three paths: docs/batchnorm.md derives them.) In eval mode the statistics are constants,
+    so dx = gamma / std * dy.
     """
 
     def __init__(self, c, momentum=0.1, eps=1e-5):
@@ -31,49 +33,36 @@ class BatchNorm2d(Layer):
         self.buffers["running_var"] = np.ones((c,), dtype=np.float32)
 
     def forward(self, x, train=True):
-        c = x.shape[-1]
-        x2 = x.reshape(-1, c)
+        xp = array_module(x)
+        x2 = x.reshape(-1, x.shape[-1])   # one row per pixel, one column per channel
         gamma, beta = self.params["gamma"], self.params["beta"]
-        self.train = train
-        if not train:
-            # fixed statistics make the layer one affine map per channel: y = x * scale + shift
+        if train:
+            mean = x2.mean(axis=0)
+            var = ((x2 - mean) ** 2).mean(axis=0)
+            self.update_running_statistics(mean, var, len(x2))
+        else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
-            self.inv_std = (1.0 / array_module(x).sqrt(var + self.eps)).astype(x.dtype)
-            scale = gamma * self.inv_std
-            self.x2, self.mean = x2, mean
-            y = x2 * scale
-            y += beta - mean * scale
-            return y.reshape(x.shape)
-        m = len(x2)
-        mean = x2.mean(axis=0)
-        centred = x2 - mean
-        var = (centred * centred).mean(axis=0)
+        self.train = train
+        self.inv_std = 1.0 / xp.sqrt(var + self.eps)
+        self.xhat = (x2 - mean) * self.inv_std
+        y = gamma * self.xhat + beta
+        return y.reshape(x.shape)
+
+    def update_running_statistics(self, mean, var, m):
         mom = self.momentum
         self.buffers["running_mean"] = (1 - mom) * self.buffers["running_mean"] + mom * mean
         self.buffers["running_var"] = ((1 - mom) * self.buffers["running_var"]
                                        + mom * var * (m / max(m - 1, 1)))
-        self.inv_std = 1.0 / array_module(x).sqrt(var + self.eps)
-        xhat = centred
-        xhat *= self.inv_std   # in place: big activations are not copied more than needed
-        self.xhat = xhat
-        y = xhat * gamma
-        y += beta
-        return y.reshape(x.shape)
 
     def backward(self, dy):
-        c = dy.shape[-1]
-        dy2 = dy.reshape(-1, c)
-        gamma = self.params["gamma"]
-        xhat = self.xhat if self.train else (self.x2 - self.mean) * self.inv_std
+        dy2 = dy.reshape(-1, dy.shape[-1])
+        gamma, xhat = self.params["gamma"], self.xhat
         dbeta = dy2.sum(axis=0)
         dgamma = (dy2 * xhat).sum(axis=0)
         if self.requires_grad:
             self.grads["gamma"], self.grads["beta"] = dgamma, dbeta
         if not self.train:
-            return (dy2 * (gamma * self.inv_std)).reshape(dy.shape)
+            return (gamma * self.inv_std * dy2).reshape(dy.shape)
         m = len(dy2)
-        dx = xhat * (-dgamma / m)   # the same formula, one temporary, updated in place
-        dx += dy2
-        dx -= dbeta / m
-        dx *= gamma * self.inv_std
+        dx = gamma * self.inv_std / m * (m * dy2 - dbeta - xhat * dgamma)
         return dx.reshape(dy.shape)

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from ..im2col import col2im, im2col
-from ..speed import matmul_into
+from ..im2col import col2im, conv_output_size, im2col
 from .base import Layer
 
 
@@ -16,7 +15,7 @@ class Conv2d(Layer):
 
     Forward, with X = im2col(x) reshaped to (N*OH*OW, k*k*C_in) and Wm = W as (k*k*C_in, C_out):
         Y = X @ Wm + b
-    Backward, given dY (same shape as Y):
+    Backward, given dY (same shape as Y), by the chain rule through that one product:
         dWm = X.T @ dY        db = sum of dY over rows
         dX  = dY @ Wm.T       dx = col2im(dX)   (overlapping windows add up)
     """
@@ -27,22 +26,21 @@ class Conv2d(Layer):
         self.params["W"] = np.zeros((k, k, c_in, c_out), dtype=np.float32)
         if bias:
             self.params["b"] = np.zeros((c_out,), dtype=np.float32)
-        self.cols = None
 
     def forward(self, x, train=True):
         W = self.params["W"]
-        cols = im2col(x, self.k, self.stride, self.padding, out=self.cols)
+        cols = im2col(x, self.k, self.stride, self.padding)
         n, oh, ow = cols.shape[:3]
         y = cols.reshape(n * oh * ow, -1) @ W.reshape(-1, W.shape[-1])
         if "b" in self.params:
-            y += self.params["b"]
+            y = y + self.params["b"]
         self.x_shape, self.cols = x.shape, cols
         return y.reshape(n, oh, ow, W.shape[-1])
 
     def backward(self, dy):
         self.backward_params(dy)
         W = self.params["W"]
-        dcols = matmul_into("cols", dy.reshape(-1, W.shape[-1]), W.reshape(-1, W.shape[-1]).T)
+        dcols = dy.reshape(-1, W.shape[-1]) @ W.reshape(-1, W.shape[-1]).T
         return col2im(dcols.reshape(self.cols.shape), self.x_shape, self.stride, self.padding)
 
     def backward_params(self, dy):
@@ -55,10 +53,13 @@ class Conv2d(Layer):
         if "b" in self.params:
             self.grads["b"] = dy2.sum(axis=0)
 
+    def output_shape(self, x_shape):
+        n, h, w, _ = x_shape
+        k, s, p = self.k, self.stride, self.padding
+        return (n, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p),
+                self.params["W"].shape[-1])
+
     def macs(self, x_shape):
         """Multiply-accumulates of one forward pass on input of shape x_shape."""
-        n, h, w, _ = x_shape
-        k, c_in, c_out = self.params["W"].shape[1:]
-        oh = (h + 2 * self.padding - self.k) // self.stride + 1
-        ow = (w + 2 * self.padding - self.k) // self.stride + 1
-        return n * oh * ow * c_out * c_in * self.k * k
+        n, oh, ow, c_out = self.output_shape(x_shape)
+        return n * oh * ow * c_out * self.params["W"][..., 0].size

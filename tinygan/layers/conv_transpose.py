@@ -2,15 +2,17 @@
 
 import numpy as np
 
-from ..backend import array_module
 from ..im2col import col2im, im2col
-from ..speed import FEW_CHANNELS, conv_transpose_few_channels, matmul_into, scratch
 from .base import Layer
 
 
 class ConvTranspose2d(Layer):
     """The transpose of Conv2d(c_out -> c_in, k, stride, padding): its forward is that
     convolution's backward-data pass, and its backward is that convolution's forward.
+
+    Names: this layer maps c_in channels to c_out channels. The convolution it transposes goes
+    the other way, from c_out channels to c_in, so its weight, which this layer shares, is
+    (k, k, C_out, C_in): "in" and "out" swap places, exactly as in a matrix transpose.
 
     Shapes:
         x : (N, H, W, C_in)          W : (k, k, C_out, C_in)  (the weight of the conv it transposes)
@@ -19,7 +21,8 @@ class ConvTranspose2d(Layer):
 
     Forward, with Wm = W as (k*k*C_out, C_in) and x as rows X of shape (N*H*W, C_in):
         cols = X @ Wm.T  -> (N, H, W, k, k, C_out);   y = col2im(cols) + b
-    Backward, given dy:
+    Each input pixel stamps a k x k patch (its row of cols) into the output; col2im adds the
+    overlapping stamps. Backward, given dy:
         dcols = im2col(dy) as (N*H*W, k*k*C_out)
         dX = dcols @ Wm       dWm = dcols.T @ X       db = sum of dy over N, OH, OW
     """
@@ -41,12 +44,8 @@ class ConvTranspose2d(Layer):
         W = self.params["W"]
         k, c_out, c_in = self.k, W.shape[2], W.shape[3]
         n, h, w, _ = x.shape
-        if c_out <= FEW_CHANNELS:   # the RGB layer: same math in a faster layout (speed.py)
-            y = conv_transpose_few_channels(x, W, self.stride, self.padding)
-        else:
-            cols = matmul_into("cols", x.reshape(-1, c_in), W.reshape(-1, c_in).T)
-            cols = cols.reshape(n, h, w, k, k, c_out)
-            y = col2im(cols, self.output_shape(x.shape), self.stride, self.padding)
+        cols = (x.reshape(-1, c_in) @ W.reshape(-1, c_in).T).reshape(n, h, w, k, k, c_out)
+        y = col2im(cols, self.output_shape(x.shape), self.stride, self.padding)
         if "b" in self.params:
             y = y + self.params["b"]
         self.x = x
@@ -65,9 +64,7 @@ class ConvTranspose2d(Layer):
     def _dcols(self, dy):
         """im2col(dy) as rows (N*H*W, k*k*C_out), one row per input pixel."""
         n, h, w, _ = self.x.shape
-        k, c_out = self.k, dy.shape[-1]
-        out = scratch("cols", (n, h, w, k, k, c_out), dy.dtype, array_module(dy))
-        return im2col(dy, k, self.stride, self.padding, out=out).reshape(n * h * w, -1)
+        return im2col(dy, self.k, self.stride, self.padding).reshape(n * h * w, -1)
 
     def _param_grads(self, dy, dcols):
         if not self.requires_grad:

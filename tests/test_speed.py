@@ -1,0 +1,190 @@
+"""The speed module against the textbook layers: same forward and backward, in float64, on the
+gradient checks' shapes; and the flat parameter array the optimizers work on."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from tinygan import speed
+from tinygan.gradcheck import check_layer, rel_error
+from tinygan.im2col import col2im, im2col
+from tinygan.layers import BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Sequential
+from tinygan.models import build
+from tinygan.optim import SGD, Adam
+from tinygan.speed.conv import conv_transpose_few_channels
+from tinygan.speed.im2col import col2im_fast, im2col_fast
+
+TOL = 1e-6
+CONV_CASES = [  # (k, stride, padding, H, W, batch, bias), as in test_layers.py
+    (3, 1, 0, 5, 5, 1, True),
+    (3, 1, 1, 5, 7, 2, True),
+    (3, 2, 1, 7, 6, 2, False),
+    (4, 2, 1, 8, 8, 2, False),
+    (4, 2, 2, 6, 9, 1, True),
+    (5, 1, 2, 5, 4, 2, True),
+    (5, 2, 0, 9, 11, 3, False),
+    (4, 1, 0, 4, 4, 2, True),
+]
+
+
+def twins(textbook, fast, seed=0):
+    """A textbook layer and its fast twin with the same random float64 parameters."""
+    rng = np.random.default_rng(seed)
+    textbook.astype(np.float64)
+    for key, value in textbook.params.items():
+        textbook.params[key] = rng.normal(0, 0.5, value.shape)
+    fast.astype(np.float64)
+    for key, value in textbook.params.items():
+        fast.params[key] = value.copy()
+    return textbook, fast
+
+
+def assert_same(textbook, fast, x, train=True, calls=2):
+    """Forward and backward agree (twice, so reused buffers are exercised too)."""
+    rng = np.random.default_rng(1)
+    for _ in range(calls):
+        y = textbook.forward(x, train)
+        y_fast = fast.forward(x, train)
+        assert rel_error(y_fast, y) <= TOL
+        dy = rng.standard_normal(y.shape)
+        dx, dx_fast = textbook.backward(dy), fast.backward(dy)
+        assert rel_error(dx_fast, dx) <= TOL
+        assert textbook.grads.keys() == fast.grads.keys()
+        for key in textbook.grads:
+            assert rel_error(fast.grads[key], textbook.grads[key]) <= TOL, key
+
+
+@pytest.mark.parametrize("k,s,p,h,w,n,bias", CONV_CASES)
+def test_im2col_and_col2im_fast_match_textbook(k, s, p, h, w, n, bias):
+    x = np.random.default_rng(0).standard_normal((n, h, w, 3))
+    cols = im2col(x, k, s, p)
+    np.testing.assert_array_equal(im2col_fast(x, k, s, p), cols)
+    back, _ = col2im_fast(cols, x.shape, s, p)
+    assert rel_error(back, col2im(cols, x.shape, s, p)) <= 1e-12
+
+
+@pytest.mark.parametrize("k,s,p,h,w,n,bias", CONV_CASES)
+def test_fast_conv2d_matches_textbook(k, s, p, h, w, n, bias):
+    x = np.random.default_rng(2).standard_normal((n, h, w, 3))
+    assert_same(*twins(Conv2d(3, 5, k, s, p, bias), speed.FastConv2d(3, 5, k, s, p, bias)), x)
+
+
+@pytest.mark.parametrize("c_out", [2, 10])   # the channels-first layout and the col2im one
+@pytest.mark.parametrize("k,s,p,h,w,n,bias", CONV_CASES)
+def test_fast_conv_transpose2d_matches_textbook(k, s, p, h, w, n, bias, c_out):
+    h, w = max(1, h // 2), max(1, w // 2)
+    x = np.random.default_rng(3).standard_normal((n, h, w, 3))
+    pair = twins(ConvTranspose2d(3, c_out, k, s, p, bias),
+                 speed.FastConvTranspose2d(3, c_out, k, s, p, bias))
+    assert_same(*pair, x)
+
+
+@pytest.mark.parametrize("k,s,p", [(4, 2, 1), (3, 1, 1), (5, 2, 2), (4, 1, 0)])
+def test_few_channels_layout_matches_textbook(k, s, p):
+    layer = twins(ConvTranspose2d(5, 3, k, s, p, bias=False), ConvTranspose2d(5, 3, k, s, p))[0]
+    x = np.random.default_rng(3).standard_normal((2, 4, 3, 5))
+    np.testing.assert_allclose(conv_transpose_few_channels(x, layer.params["W"], s, p),
+                               layer.forward(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3, 2, 3), (2, 5, 5, 4), (8, 1, 1, 6)])
+def test_fast_batchnorm_matches_textbook(shape, train):
+    x = np.random.default_rng(4).standard_normal(shape) * 3 + 1
+    textbook, fast = twins(BatchNorm2d(shape[-1]), speed.FastBatchNorm2d(shape[-1]))
+    assert_same(textbook, fast, x, train)
+    for key in textbook.buffers:
+        assert rel_error(fast.buffers[key], textbook.buffers[key]) <= TOL
+
+
+@pytest.mark.parametrize("textbook,fast", [(ReLU(), speed.FastReLU()),
+                                           (LeakyReLU(0.2), speed.FastLeakyReLU(0.2))])
+def test_fast_activations_match_textbook(textbook, fast):
+    x = np.random.default_rng(5).standard_normal((3, 4, 4, 2))
+    assert_same(textbook, fast, x)
+
+
+@pytest.mark.parametrize("layer,shape", [
+    (speed.FastConv2d(3, 4, 4, 2, 1), (2, 8, 7, 3)),
+    (speed.FastConvTranspose2d(4, 10, 4, 2, 1), (2, 3, 4, 4)),
+    (speed.FastConvTranspose2d(4, 3, 4, 2, 1), (2, 3, 4, 4)),
+    (speed.FastBatchNorm2d(3), (4, 3, 2, 3)),
+    (speed.FastLeakyReLU(0.2), (2, 3, 3, 2)),
+])
+def test_fast_layers_pass_gradient_checks(layer, shape):
+    rng = np.random.default_rng(6)
+    for key, value in layer.params.items():
+        layer.params[key] = rng.normal(1 if key == "gamma" else 0, 0.5, value.shape)
+    errors = check_layer(layer, rng.standard_normal(shape))
+    assert max(errors.values()) < TOL, errors
+
+
+def test_fast_and_textbook_networks_agree():
+    """A whole G and D built from fast layers compute what the textbook ones compute."""
+    config = dict(size=32, nz=8, ngf=8, ndf=8)
+    G, D = build(config, np.random.default_rng(0))
+    G_ref, D_ref = build(config, np.random.default_rng(0), fast=False)
+    for model in (G, D, G_ref, D_ref):
+        model.astype(np.float64)
+    z = np.random.default_rng(1).standard_normal((4, 8))
+    fake, fake_ref = G.forward(z), G_ref.forward(z)
+    assert rel_error(fake, fake_ref) <= TOL
+    dlogits = np.ones((4, 1))
+    dx, dx_ref = D.backward(D.forward(fake) * 0 + dlogits), D_ref.backward(
+        D_ref.forward(fake_ref) * 0 + dlogits)
+    assert rel_error(dx, dx_ref) <= TOL
+    G.backward(dx)
+    G_ref.backward(dx_ref)
+    assert rel_error(G.flat_gradients(), G_ref.flat_gradients()) <= TOL
+
+
+def test_parameters_are_views_of_one_flat_array():
+    net = Sequential(Conv2d(2, 3, 3), BatchNorm2d(3))
+    flat = net.flat_parameters()
+    assert flat.size == 3 * 3 * 2 * 3 + 3 + 3 + 3
+    flat[:] = np.arange(flat.size)
+    np.testing.assert_array_equal(net.layers[0].params["W"].reshape(-1), np.arange(54))
+    np.testing.assert_array_equal(net.layers[1].params["beta"], [60, 61, 62])
+    # replacing an array (as astype does) is noticed: the flat array is rebuilt around it
+    net.layers[1].params["beta"] = np.full(3, -1.0, dtype=np.float32)
+    np.testing.assert_array_equal(net.flat_parameters()[-3:], [-1, -1, -1])
+    twin = copy.deepcopy(net)
+    twin.flat_parameters()[:] = 0
+    assert net.layers[0].params["W"].any() and not twin.layers[0].params["W"].any()
+
+
+def test_flat_gradients_follow_parameter_order():
+    net = Sequential(Conv2d(1, 2, 1), BatchNorm2d(2))
+    net.forward(np.ones((2, 2, 2, 1), dtype=np.float32))
+    net.backward(np.ones((2, 2, 2, 2), dtype=np.float32))
+    expected = np.concatenate([net.layers[0].grads["W"].ravel(), net.layers[0].grads["b"],
+                               net.layers[1].grads["gamma"], net.layers[1].grads["beta"]])
+    np.testing.assert_array_equal(net.flat_gradients(), expected)
+
+
+@pytest.mark.parametrize("make", [lambda m: Adam(m, lr=0.1), lambda m: SGD(m, 0.1, 0.9)])
+def test_optimizer_state_round_trips(make):
+    """State saved per parameter name and loaded into a fresh optimizer continues identically."""
+    def net():
+        model = Sequential(Conv2d(1, 2, 1))
+        model.layers[0].params["W"][...] = 1.0
+        return model
+    a_net, b_net = net(), net()
+    a = make(a_net)
+    grad = np.arange(4, dtype=np.float32)
+    a.step(grad)
+    b = make(b_net)
+    b_net.flat_parameters()[:] = a_net.flat_parameters()
+    b.load_state_dict(a.state_dict())
+    a.step(grad)
+    b.step(grad)
+    np.testing.assert_array_equal(a_net.flat_parameters(), b_net.flat_parameters())
+
+
+def test_release_frees_shared_buffers():
+    layer = speed.FastConv2d(3, 4, 3, 1, 1)
+    layer.backward(layer.forward(np.ones((2, 8, 8, 3), dtype=np.float32)))
+    assert speed.held_bytes() > 0
+    speed.release()
+    assert speed.held_bytes() == 0

@@ -1,0 +1,20 @@
+"""The speed module: faster versions of the textbook layers, kept apart so those still read
+as plain math.
+
+Each class here subclasses its textbook layer (same parameters, same results to float
+round-off; tests/test_speed.py checks forward and backward in float64) and changes only how
+the work is done: reused buffers instead of fresh big arrays (buffers.py), im2col as one
+strided copy and col2im in fewer additions (im2col.py), a channels-first layout for the RGB
+layer on the CPU (conv.py), BatchNorm and activations in fewer passes (batchnorm.py). The
+models (tinygan/models.py) use these by default; `fast=False` builds the textbook ones.
+
+A fast layer's output may live in a buffer that the same layer reuses on its next call, so
+it must be consumed before that call, as Sequential does.
+"""
+
+from .batchnorm import FastBatchNorm2d, FastLeakyReLU, FastReLU
+from .buffers import held_bytes, release
+from .conv import FastConv2d, FastConvTranspose2d
+
+__all__ = ["FastBatchNorm2d", "FastConv2d", "FastConvTranspose2d", "FastLeakyReLU", "FastReLU",
+           "held_bytes", "release"]

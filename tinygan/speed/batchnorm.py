@@ -1,0 +1,92 @@
+"""Fast BatchNorm2d and activations: the textbook math in fewer whole-array passes.
+
+BatchNorm's statistics are reduced over (N, H, W) directly, without reshaping (so an input
+that is a strided view is not copied first), the centred input is turned into xhat in place,
+and backward builds dx in one buffer. Per-channel sums go through `sync` when several
+processes train together (tinygan/parallel.py sets it), so that the mean and variance are
+those of the global batch; alone, `sync` is None and the sums are this process's.
+"""
+
+from ..backend import array_module
+from ..layers import BatchNorm2d, LeakyReLU, ReLU
+
+
+class FastBatchNorm2d(BatchNorm2d):
+    sync = None   # an object with .size (processes) and .allreduce_sum(array) -> array
+
+    def _global_sum(self, a):
+        return a if self.sync is None else self.sync.allreduce_sum(a)
+
+    def _count(self, x):
+        m = x.size // x.shape[-1]
+        return m if self.sync is None else m * self.sync.size
+
+    def forward(self, x, train=True):
+        xp = array_module(x)
+        axes = tuple(range(x.ndim - 1))
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        self.train = train
+        if not train:
+            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+            self.inv_std = (var + self.eps) ** -0.5
+            self.x = x
+            y = x - mean
+            y *= gamma * self.inv_std
+            y += beta
+            return y
+        m = self._count(x)
+        mean = self._global_sum(x.sum(axis=axes)) / m
+        xhat = x - mean
+        var = self._global_sum((xhat * xhat).sum(axis=axes)) / m
+        self.update_running_statistics(mean, var, m)
+        self.inv_std = (var + self.eps) ** -0.5
+        xhat *= self.inv_std
+        self.xhat = xhat
+        y = xhat * gamma
+        y += beta
+        return y
+
+    def backward(self, dy):
+        xp = array_module(dy)
+        axes = tuple(range(dy.ndim - 1))
+        gamma = self.params["gamma"]
+        if not self.train:
+            if self.requires_grad:
+                xhat = (self.x - self.buffers["running_mean"]) * self.inv_std
+                self.grads["gamma"] = (dy * xhat).sum(axis=axes)
+                self.grads["beta"] = dy.sum(axis=axes)
+            return dy * (gamma * self.inv_std)
+        xhat = self.xhat
+        sums = xp.stack([dy.sum(axis=axes), (dy * xhat).sum(axis=axes)])
+        if self.requires_grad:   # this process's share; the optimizer's sum adds the others
+            self.grads["beta"], self.grads["gamma"] = sums[0], sums[1]
+        total = self._global_sum(sums)
+        dbeta, dgamma = total[0], total[1]
+        m = self._count(dy)
+        dx = xhat * (dgamma * (-1.0 / m))
+        dx += dy
+        dx -= dbeta * (1.0 / m)
+        dx *= gamma * self.inv_std
+        return dx
+
+
+class FastReLU(ReLU):
+    """max(x, 0) in one pass; backward masks with the output (y > 0 exactly where x > 0)."""
+
+    def forward(self, x, train=True):
+        self.y = array_module(x).maximum(x, 0)
+        return self.y
+
+    def backward(self, dy):
+        return dy * (self.y > 0)
+
+
+class FastLeakyReLU(LeakyReLU):
+    """max(x, slope * x) for 0 < slope < 1; backward reads the sign from the output."""
+
+    def forward(self, x, train=True):
+        self.y = array_module(x).maximum(x, x * self.slope)
+        return self.y
+
+    def backward(self, dy):
+        return array_module(dy).where(self.y > 0, dy, dy * self.slope)

@@ -1,0 +1,73 @@
+"""Faster im2col and col2im: the same results as tinygan/im2col.py, in fewer operations.
+
+im2col: the k x k windows of a padded image are one strided *view* of it (an output pixel
+steps `stride` rows, a kernel offset steps one row), so the whole matrix is a single copy of
+that view instead of k*k slice copies. When the window covers the whole image (D's last
+layer), the view is the image itself and no copy is needed at all.
+
+col2im: when the stride divides the kernel (k = q*s, as in every 4/2/1 layer), kernel offset
+i = a*s + r sends its values to padded row s*(oh + a) + r. Seen as blocks of s rows, offset
+(a, r) adds to block oh + a, row r, so all s*s offsets with the same (a, b) land on distinct
+pixels and go in one addition: q*q additions (4 for k=4, s=2) instead of k*k (16).
+"""
+
+from ..backend import array_module
+from ..im2col import col2im, conv_output_size
+from .buffers import reuse, zero_bordered
+
+
+def padded(x, padding, name):
+    """x with `padding` zeros around H and W, in a reused zero-bordered buffer."""
+    if padding == 0:
+        return x
+    n, h, w, c = x.shape
+    p = padding
+    # keyed by the padding too: the same padded shape with another border would not be zero
+    buf = zero_bordered((name, p), (n, h + 2 * p, w + 2 * p, c), x.dtype, array_module(x))
+    buf[:, p:p + h, p:p + w, :] = x
+    return buf
+
+
+def windows(x_padded, k, stride, oh, ow):
+    """The (N, OH, OW, k, k, C) strided view of every window of x_padded (no copy)."""
+    xp = array_module(x_padded)
+    n, _, _, c = x_padded.shape
+    sn, sh, sw, sc = x_padded.strides
+    return xp.lib.stride_tricks.as_strided(
+        x_padded, (n, oh, ow, k, k, c), (sn, stride * sh, stride * sw, sh, sw, sc))
+
+
+def im2col_fast(x, k, stride, padding, out=None, name="pad"):
+    """tinygan.im2col.im2col, as one copy (into `out` when it fits) or none at all."""
+    n, h, w, c = x.shape
+    oh, ow = conv_output_size(h, k, stride, padding), conv_output_size(w, k, stride, padding)
+    if padding == 0 and (h, w) == (k, k):
+        return x.reshape(n, 1, 1, k, k, c)
+    cols = reuse(out, (n, oh, ow, k, k, c), x.dtype, array_module(x))
+    cols[...] = windows(padded(x, padding, name), k, stride, oh, ow)
+    return cols
+
+
+def col2im_fast(cols, x_shape, stride, padding, out=None):
+    """tinygan.im2col.col2im in q*q additions when stride divides k (see above). The result
+    may be a view of `out`'s buffer, valid until the caller's next call."""
+    xp = array_module(cols)
+    n, oh, ow, k, _, c = cols.shape
+    _, h, w, _ = x_shape
+    p, s = padding, stride
+    if p == 0 and (oh, ow) == (1, 1) and (h, w) == (k, k):
+        return cols.reshape(n, k, k, c), out
+    if k % s:
+        return col2im(cols, x_shape, s, p), out
+    q = k // s
+    rows, columns = -(-(h + 2 * p) // s), -(-(w + 2 * p) // s)   # blocks of s, rounded up
+    rows, columns = max(rows, oh + q - 1), max(columns, ow + q - 1)
+    blocks = reuse(out, (n, rows, s, columns, s, c), cols.dtype, xp)
+    blocks.fill(0)
+    by_offset = cols.reshape(n, oh, ow, q, s, q, s, c)
+    for a in range(q):
+        for b in range(q):
+            blocks[:, a:a + oh, :, b:b + ow, :, :] += \
+                by_offset[:, :, :, a, :, b, :, :].transpose(0, 1, 3, 2, 4, 5)
+    image = blocks.reshape(n, rows * s, columns * s, c)
+    return image[:, p:p + h, p:p + w, :], blocks
