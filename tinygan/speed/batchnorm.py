@@ -22,7 +22,6 @@ class FastBatchNorm2d(BatchNorm2d):
         return m if self.sync is None else m * self.sync.size
 
     def forward(self, x, train=True):
-        xp = array_module(x)
         axes = tuple(range(x.ndim - 1))
         gamma, beta = self.params["gamma"], self.params["beta"]
         self.train = train
