@@ -1,9 +1,13 @@
-"""Shared helpers: tiny runs that finish in seconds, and small generated image sets."""
+"""Shared helpers: tiny runs that finish in seconds, small generated image sets, and the GPU
+(real CuPy, or the CPU stand-in for it) for the GPU tests."""
+
+import sys
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tinygan import backend, speed
 from tinygan.cli import main
 
 TINY = ["--size", "32", "--ngf", "8", "--ndf", "8", "--batch", "16", "--demo-count", "64",
@@ -26,3 +30,34 @@ def tiny_run(tmp_path):
 
 def random_images(n, h, w, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+
+
+def real_gpu_available():
+    """True where CuPy runs on a real GPU: then the GPU tests use it instead of the stand-in."""
+    return backend.resolve_device("auto") == "gpu"
+
+
+@pytest.fixture
+def standin(monkeypatch):
+    """tests/cupy_standin.py put in place of CuPy: `--device gpu` runs on it, on any machine.
+    Yields the stand-in module; its counters are `module.stats`."""
+    import cupy_standin
+    module = cupy_standin.make_module()
+    monkeypatch.setitem(sys.modules, "cupy", module)
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_error", None)
+    speed.release()
+    assert backend.resolve_device("gpu") == "gpu"
+    module.stats.reset()
+    yield module
+    speed.release()
+    backend._cupy, backend._cupy_error = None, None
+
+
+@pytest.fixture
+def gpu(request):
+    """The GPU array module: real CuPy on a machine with a working GPU, else the stand-in."""
+    if real_gpu_available():
+        yield backend.get_xp("gpu")
+    else:
+        yield request.getfixturevalue("standin")

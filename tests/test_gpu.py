@@ -1,13 +1,18 @@
-"""The CuPy path against the NumPy path: every layer, the loss and a few training steps.
+"""The GPU path against the CPU path: every layer, the loss, training steps and every CLI command
+with `--device gpu`; and what a step costs a GPU (kernel launches, host synchronisations).
 
-These run only where CuPy sees an NVIDIA GPU; elsewhere they are skipped with that reason.
+On a machine where CuPy runs on a real GPU these tests use it. Everywhere else (CI included)
+they use tests/cupy_standin.py, a strict CPU stand-in for CuPy that refuses host/device mixing
+the way CuPy does and counts kernel launches.
 """
+
+import copy
 
 import numpy as np
 import pytest
 
-from tinygan import backend
-from tinygan.gan import GAN
+from tinygan import backend, speed
+from tinygan.gan import GAN, recalibrate_batchnorm
 from tinygan.layers import (
     BatchNorm2d,
     Conv2d,
@@ -20,8 +25,9 @@ from tinygan.layers import (
 )
 from tinygan.losses import bce_with_logits
 
-HAVE_GPU = backend.resolve_device("auto") == "gpu"
-pytestmark = pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA GPU")
+from conftest import TINY, invoke
+
+GPU_TINY = [a if a != "cpu" else "gpu" for a in TINY]
 
 
 def both(layer_factory, x_shape, train=True, seed=0):
@@ -30,42 +36,52 @@ def both(layer_factory, x_shape, train=True, seed=0):
     cpu_layer = layer_factory()
     for key, value in cpu_layer.params.items():
         cpu_layer.params[key] = rng.normal(0, 0.5, value.shape).astype(np.float32)
-    import copy
     gpu_layer = copy.deepcopy(cpu_layer).to("gpu")
     x = rng.standard_normal(x_shape).astype(np.float32)
-    y_cpu = cpu_layer.forward(x, train)
-    dy = rng.standard_normal(y_cpu.shape).astype(np.float32)
-    dx_cpu = cpu_layer.backward(dy)
-    y_gpu = gpu_layer.forward(backend.to_device(x, "gpu"), train)
-    dx_gpu = gpu_layer.backward(backend.to_device(dy, "gpu"))
-    out_cpu = {"y": y_cpu, "dx": dx_cpu, **{f"d{k}": v for k, v in cpu_layer.grads.items()}}
-    out_gpu = {"y": y_gpu, "dx": dx_gpu, **{f"d{k}": v for k, v in gpu_layer.grads.items()}}
-    return out_cpu, out_gpu
+    results = []
+    for layer, device in ((cpu_layer, "cpu"), (gpu_layer, "gpu")):
+        for _ in range(2):   # twice: reused buffers must not carry anything over
+            y = layer.forward(backend.to_device(x, device), train)
+            dy = backend.to_device(np.random.default_rng(1).standard_normal(y.shape)
+                                   .astype(np.float32), device)
+            dx = layer.backward(dy)
+        results.append({"y": y, "dx": dx, **{f"d{k}": v for k, v in layer.grads.items()}})
+    return results
 
 
-@pytest.mark.parametrize("factory,shape,train", [
+LAYERS = [
     (lambda: Conv2d(3, 8, 4, 2, 1), (4, 16, 16, 3), True),
-    (lambda: Conv2d(8, 16, 3, 1, 1, bias=False), (2, 9, 7, 8), True),
+    (lambda: speed.FastConv2d(3, 8, 4, 2, 1), (4, 16, 16, 3), True),
+    (lambda: speed.FastConv2d(8, 16, 3, 1, 1, bias=False), (2, 9, 7, 8), True),
+    (lambda: speed.FastConv2d(8, 1, 4, 1, 0, bias=False), (2, 4, 4, 8), True),
     (lambda: ConvTranspose2d(8, 3, 4, 2, 1), (4, 8, 8, 8), True),
-    (lambda: ConvTranspose2d(16, 8, 4, 1, 0), (4, 1, 1, 16), True),
+    (lambda: speed.FastConvTranspose2d(8, 3, 4, 2, 1), (4, 8, 8, 8), True),
+    (lambda: speed.FastConvTranspose2d(16, 8, 4, 1, 0), (4, 1, 1, 16), True),
+    (lambda: speed.FastConvTranspose2d(16, 8, 4, 2, 1, bias=False), (2, 3, 5, 16), True),
     (lambda: BatchNorm2d(8), (4, 5, 5, 8), True),
-    (lambda: BatchNorm2d(8), (4, 5, 5, 8), False),
+    (lambda: speed.FastBatchNorm2d(8), (4, 5, 5, 8), True),
+    (lambda: speed.FastBatchNorm2d(8), (4, 5, 5, 8), False),
     (lambda: Linear(12, 5), (6, 12), True),
     (lambda: ReLU(), (4, 6, 6, 3), True),
+    (lambda: speed.FastReLU(), (4, 6, 6, 3), True),
     (lambda: LeakyReLU(0.2), (4, 6, 6, 3), True),
+    (lambda: speed.FastLeakyReLU(0.2), (4, 6, 6, 3), True),
     (lambda: Sigmoid(), (4, 6, 6, 3), True),
     (lambda: Tanh(), (4, 6, 6, 3), True),
-])
-def test_layer_matches_numpy(factory, shape, train):
-    cpu, gpu = both(factory, shape, train)
-    assert cpu.keys() == gpu.keys()
+]
+
+
+@pytest.mark.parametrize("factory,shape,train", LAYERS)
+def test_layer_matches_numpy(gpu, factory, shape, train):
+    cpu, on_gpu = both(factory, shape, train)
+    assert cpu.keys() == on_gpu.keys()
     for name in cpu:
-        assert backend.device_of(gpu[name]) == "gpu"
-        np.testing.assert_allclose(backend.to_host(gpu[name]), cpu[name], rtol=1e-4, atol=1e-4,
-                                   err_msg=name)
+        assert backend.device_of(on_gpu[name]) == "gpu"
+        np.testing.assert_allclose(backend.to_host(on_gpu[name]), cpu[name], rtol=1e-4,
+                                   atol=1e-4, err_msg=name)
 
 
-def test_loss_matches_numpy():
+def test_loss_matches_numpy(gpu):
     z = np.random.default_rng(1).standard_normal((16, 1)).astype(np.float32) * 5
     loss_c, grad_c = bce_with_logits(z, 0.9)
     loss_g, grad_g = bce_with_logits(backend.to_device(z, "gpu"), 0.9)
@@ -73,17 +89,248 @@ def test_loss_matches_numpy():
     np.testing.assert_allclose(backend.to_host(grad_g), grad_c, rtol=1e-5, atol=1e-7)
 
 
-def test_training_steps_match_cpu():
-    config = dict(size=32, nz=32, ngf=16, ndf=16)
-    cpu, gpu = GAN(config, device="cpu", seed=0), GAN(config, device="gpu", seed=0)
+def test_training_steps_match_cpu(gpu):
+    config = dict(size=32, nz=32, ngf=16, ndf=16, label_noise=0.1)
+    cpu, on_gpu = GAN(config, device="cpu", seed=0), GAN(config, device="gpu", seed=0)
     rng = np.random.default_rng(2)
-    for _ in range(3):
+    for step in range(3):
         real = rng.uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32)
         z = rng.standard_normal((16, 32)).astype(np.float32)
-        out_c = cpu.train_step(real, z)
-        out_g = gpu.train_step(backend.to_device(real, "gpu"), backend.to_device(z, "gpu"))
+        out_c = cpu.train_step(real, z, np.random.default_rng(step))
+        out_g = on_gpu.train_step(backend.to_device(real, "gpu"), backend.to_device(z, "gpu"),
+                                  np.random.default_rng(step))
         for key in out_c:
             np.testing.assert_allclose(float(out_g[key]), float(out_c[key]), rtol=2e-3, atol=1e-4)
-    a, b = cpu.state_arrays(), gpu.state_arrays()
+    a, b = cpu.state_arrays(), on_gpu.state_arrays()
+    assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_allclose(b[key], a[key], rtol=1e-2, atol=1e-4, err_msg=key)
+
+
+# -- every CLI command with --device gpu -----------------------------------------------------
+def test_cli_train_resume_and_init_on_gpu(gpu, tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", "--data", "demo", "--steps", 4, "--out", run, "--ckpt-every", 2,
+                    "--sample-every", 2, "--label-noise", 0.1, *GPU_TINY)
+    assert result.exit_code == 0, result.output
+    result = invoke("train", "--resume", run, "--steps", 6, "--device", "gpu")
+    assert result.exit_code == 0, result.output
+    assert (run / "ckpt_00000006.npz").exists()
+    tuned = tmp_path / "tuned"
+    result = invoke("train", "--data", "demo", "--steps", 2, "--out", tuned, "--init", run,
+                    *GPU_TINY)
+    assert result.exit_code == 0, result.output
+    assert "initialised from" in result.output
+
+
+def test_cli_gpu_run_equals_cpu_run(gpu, tmp_path):
+    """The same tiny run on both devices ends with the same weights (float32 round-off)."""
+    ends = {}
+    for device in ("cpu", "gpu"):
+        run = tmp_path / device
+        args = [a if a not in ("cpu", "gpu") else device for a in TINY]
+        result = invoke("train", "--data", "demo", "--steps", 3, "--out", run, *args)
+        assert result.exit_code == 0, result.output
+        with np.load(run / "ckpt_00000003.npz") as f:
+            ends[device] = {k: f[k] for k in f.files if k.startswith(("G/", "D/"))}
+    for key, value in ends["cpu"].items():
+        np.testing.assert_allclose(ends["gpu"][key], value, rtol=1e-2, atol=1e-4, err_msg=key)
+
+
+def test_cli_nan_rollback_on_gpu(gpu, tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", "--data", "demo", "--steps", 6, "--out", run, "--ckpt-every", 2,
+                    "--inject-nan-at", 3, "--on-nan", "rollback", *GPU_TINY)
+    assert result.exit_code == 0, result.output
+    assert "rolling back" in (run / "events.log").read_text()
+
+
+def test_cli_sampling_commands_on_gpu(gpu, tiny_run, tmp_path):
+    out = tmp_path / "grid.png"
+    for extra in ([], ["--best", 4], ["--truncation", 1.0], ["--separate", tmp_path / "faces"]):
+        result = invoke("sample", "-n", 4, "--checkpoint", tiny_run, "--out", out,
+                        "--device", "gpu", *extra)
+        assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "faces").glob("*.png"))) == 4
+    result = invoke("interpolate", 1, 2, "--frames", 3, "--checkpoint", tiny_run,
+                    "--out", tmp_path / "walk.gif", "--device", "gpu")
+    assert result.exit_code == 0, result.output
+    result = invoke("eval", "--checkpoint", tiny_run, "--data", "demo", "-n", 16,
+                    "--size", 32, "--device", "gpu")
+    assert result.exit_code == 0, result.output
+    result = invoke("export", tiny_run, "--out", tmp_path / "g.npz")
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_sample_on_gpu_equals_cpu(gpu, tiny_run, tmp_path):
+    from PIL import Image
+    grids = []
+    for device in ("cpu", "gpu"):
+        out = tmp_path / f"{device}.png"
+        result = invoke("sample", "-n", 4, "--checkpoint", tiny_run, "--out", out,
+                        "--device", device)
+        assert result.exit_code == 0, result.output
+        grids.append(np.asarray(Image.open(out), dtype=int))
+    assert np.abs(grids[0] - grids[1]).max() <= 1
+
+
+def test_sgd_momentum_resumes_on_the_device(gpu):
+    from tinygan.layers import Sequential
+    from tinygan.optim import SGD
+    net = Sequential(Linear(3, 2)).to("gpu")
+    opt = SGD(net, lr=0.1, momentum=0.9)
+    grad = backend.to_device(np.ones(8, dtype=np.float32), "gpu")
+    opt.step(grad)
+    fresh = SGD(net, lr=0.1, momentum=0.9)
+    fresh.load_state_dict(opt.state_dict())
+    fresh.step(grad)   # velocity restored onto the device: no host/device mix
+    assert backend.device_of(fresh.velocity) == "gpu"
+
+
+# -- the launch budget: counted with the stand-in -------------------------------------------
+STEP_LAUNCH_BUDGET = 650
+# Where a 64 px step's launches go (counted with the stand-in): BatchNorm ~325 (13 forward and
+# 13 backward passes of ~15 and ~10 whole-array and per-channel operations), the convolutions
+# ~165, activations ~75, the loss ~55, Adam + EMA + gradient gathering ~30. Going further means
+# fusing BatchNorm's operations into custom kernels, which only a real GPU could check.
+
+
+def test_training_step_launch_budget(standin):
+    """One 64 px training step: a bounded number of kernel launches (1,600 before the flat
+    parameters, the one-copy im2col and the fewer-pass layers), no host synchronisation."""
+    gan = GAN(dict(size=64), device="gpu", seed=0)
+    rng = np.random.default_rng(0)
+    real = backend.to_device(rng.uniform(-1, 1, (64, 64, 64, 3)).astype(np.float32), "gpu")
+    z = backend.to_device(rng.standard_normal((64, 100)).astype(np.float32), "gpu")
+    gan.train_step(real, z)   # the first step allocates the buffers
+    stats = standin.stats
+    stats.reset()
+    gan.train_step(real, z)
+    assert stats.syncs == 0 and stats.transfers == 0
+    assert stats.launches <= STEP_LAUNCH_BUDGET, stats.by_name.most_common(12)
+
+
+def test_sampling_and_recalibration_launch_budgets(standin):
+    from tinygan.generate import generate, latent
+    from tinygan.models import generator
+    G = generator(64).to("gpu")
+    z = latent(0, 64, 100)
+    generate(G, z, "gpu")
+    stats = standin.stats
+    stats.reset()
+    generate(G, z, "gpu")
+    assert stats.launches <= 60, stats.by_name.most_common(12)
+    stats.reset()
+    recalibrate_batchnorm(G, 100)
+    assert stats.launches <= 300, stats.by_name.most_common(12)
+
+
+def test_buffers_are_released_after_sampling(standin):
+    from tinygan.generate import generate, latent
+    from tinygan.models import generator
+    G = generator(32, nz=8, ngf=8).to("gpu")
+    generate(G, latent(0, 4, 8), "gpu")
+    assert speed.held_bytes() == 0
+    assert all(layer.grads == {} for layer in G.layers)
+
+
+# -- the stand-in is strict, and its names exist in the real CuPy ---------------------------
+def test_standin_refuses_what_cupy_refuses(standin):
+    x = standin.ones((3,), dtype=np.float32)
+    with pytest.raises(TypeError):
+        np.asarray(x)            # no implicit device -> host copy
+    with pytest.raises(TypeError):
+        x + np.ones(3)           # no NumPy operand
+    with pytest.raises(TypeError):
+        x[...] = np.ones(3)      # no NumPy value
+    with pytest.raises(TypeError):
+        np.exp(x)                # no NumPy function on a device array
+    total = x.sum()
+    assert isinstance(total, standin.ndarray) and total.shape == ()
+    assert np.isnan(standin.empty((2,), dtype=np.float32).get()).all()
+    standin.stats.reset()
+    float(total)
+    assert standin.stats.syncs == 1
+
+
+def missing_in_cupy(cupy, seen):
+    """The names in `seen` (the stand-in's record) that the real CuPy does not have."""
+    import inspect
+
+    def lookup(owner, dotted):
+        for part in dotted.split("."):
+            owner = getattr(owner, part, None)
+        return owner
+
+    missing = [f"cupy.{n}" for n in sorted(seen["function"]) if lookup(cupy, n) is None]
+    missing += [f"cupy.ndarray.{m}" for m in sorted(seen["method"])
+                if not hasattr(cupy.ndarray, m)]
+    for kind, name, key in sorted(seen["keyword"]):
+        func = lookup(cupy.ndarray if kind == "method" else cupy, name)
+        if func is None:
+            continue   # already reported above
+        try:
+            params = inspect.signature(func).parameters
+            ok = key in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError):   # a compiled function: its docstring names its keywords
+            ok = isinstance(func, cupy.ufunc) and key in ("out", "dtype", "casting") \
+                or key in (func.__doc__ or "")
+        if not ok:
+            missing.append(f"keyword {key}= of {name}")
+    return missing
+
+
+def test_every_name_used_exists_in_cupy(standin, monkeypatch):
+    """Each function, array method and keyword the stand-in saw in use (in this test's run of
+    a training step and sampling, and in every GPU test before it) exists in CuPy itself."""
+    import sys
+    gan = GAN(dict(size=32, nz=8, ngf=8, ndf=8, label_noise=0.1), device="gpu", seed=0)
+    real = backend.to_device(np.zeros((4, 32, 32, 3), dtype=np.float32), "gpu")
+    z = backend.to_device(np.ones((4, 8), dtype=np.float32), "gpu")
+    gan.train_step(real, z, np.random.default_rng(0))
+    recalibrate_batchnorm(gan.G_ema, 8, batches=1, batch_size=4)
+    seen = standin.stats.seen
+    assert len(seen["function"]) > 10 and len(seen["method"]) > 10
+
+    monkeypatch.delitem(sys.modules, "cupy")   # the stand-in's slot: import the real package
+    cupy = pytest.importorskip("cupy")
+    assert not missing_in_cupy(cupy, seen)
+    # and the check itself notices a name CuPy lacks
+    fake = {"function": {"tanh", "no_such_function"}, "method": {"no_such_method"},
+            "keyword": {("function", "zeros", "no_such_keyword")}}
+    assert missing_in_cupy(cupy, fake) == ["cupy.no_such_function", "cupy.ndarray.no_such_method",
+                                           "keyword no_such_keyword= of zeros"]
+
+
+# -- a GPU that CuPy sees but cannot use -----------------------------------------------------
+@pytest.fixture
+def broken_gpu(monkeypatch):
+    """CuPy that sees a GPU but fails on its first kernel, as it does without NVRTC."""
+    import sys
+
+    import cupy_standin
+    module = cupy_standin.make_module()
+
+    def no_compiler(*args, **kwargs):
+        raise RuntimeError("CuPy failed to load libnvrtc.so.12: cannot open shared object file")
+    module.tanh = no_compiler
+    monkeypatch.setitem(sys.modules, "cupy", module)
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_error", None)
+    yield module
+    backend._cupy, backend._cupy_error = None, None
+
+
+def test_gpu_that_cannot_run_is_one_clear_error(broken_gpu, tmp_path):
+    result = invoke("sample", "-n", 1, "--out", tmp_path / "x.png", "--device", "gpu")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert "libnvrtc.so.12" in lines[-1] and "tinygan[cuda12]" in lines[-1]
+    assert "Traceback" not in result.output
+
+
+def test_auto_falls_back_to_the_cpu_with_a_notice(broken_gpu, tmp_path):
+    result = invoke("sample", "-n", 1, "--out", tmp_path / "x.png", "--device", "auto")
+    assert result.exit_code == 0, result.output
+    assert "--device auto: CuPy sees a GPU but cannot run on it" in result.output
+    assert "using the CPU" in result.output

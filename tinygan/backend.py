@@ -19,19 +19,37 @@ class DeviceError(RuntimeError):
     """The requested device cannot be used (no CuPy, no visible GPU)."""
 
 
+INSTALL_HINT = ("install CuPy with the CUDA libraries it needs: pip install 'tinygan[cuda12]' "
+                "(CUDA 12) or 'tinygan[cuda13]' (CUDA 13)")
+
+
+def _trial_run(cupy):
+    """A small matrix product and an elementwise kernel, read back: CuPy can see a GPU and
+    still fail on its first real work (no cuBLAS, no NVRTC to compile kernels)."""
+    a = cupy.ones((8, 8), dtype=cupy.float32)
+    if abs(float((cupy.tanh(a @ a / 8) * 2).sum()) - 128 * np.tanh(1)) > 1e-3:
+        raise RuntimeError("a trial computation on the GPU gave a wrong result")
+
+
 def _try_import_cupy():
     global _cupy, _cupy_error
     if _cupy is not None or _cupy_error is not None:
         return _cupy
     try:
         import cupy  # the only cupy import in the package
-
-        if not cupy.is_available():
-            _cupy_error = "CuPy is installed but sees no CUDA GPU"
-        else:
-            _cupy = cupy
     except Exception as exc:  # ImportError, or a CUDA library that fails to load
         _cupy_error = f"CuPy could not be imported ({exc.__class__.__name__}: {exc})"
+        return None
+    try:
+        if not cupy.is_available():
+            _cupy_error = "CuPy is installed but sees no CUDA GPU"
+            return None
+        _trial_run(cupy)
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:300]
+        _cupy_error = f"CuPy sees a GPU but cannot run on it ({exc.__class__.__name__}: {reason})"
+        return None
+    _cupy = cupy
     return _cupy
 
 
@@ -41,8 +59,9 @@ def enable_tf32():
     os.environ["CUPY_TF32"] = "1"
 
 
-def resolve_device(device):
-    """Map 'cpu' | 'gpu' | 'auto' to 'cpu' or 'gpu', or raise DeviceError saying what to do."""
+def resolve_device(device, notice=None):
+    """Map 'cpu' | 'gpu' | 'auto' to 'cpu' or 'gpu', or raise DeviceError saying what to do.
+    When 'auto' falls back to the CPU although CuPy is installed, `notice(message)` says why."""
     if device not in DEVICES:
         raise DeviceError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
     if device == "cpu":
@@ -51,11 +70,11 @@ def resolve_device(device):
     if cupy is not None:
         return "gpu"
     if device == "auto":
+        if notice is not None and _cupy_error.startswith("CuPy sees a GPU"):
+            notice(f"--device auto: {_cupy_error}; using the CPU")
         return "cpu"
-    raise DeviceError(
-        f"--device gpu needs CuPy and an NVIDIA GPU: {_cupy_error}. "
-        "Install it with: pip install 'tinygan[cuda12]' (CUDA 12) or 'tinygan[cuda13]' (CUDA 13)"
-    )
+    raise DeviceError(f"--device gpu needs CuPy and an NVIDIA GPU: {_cupy_error}. "
+                      f"To use one, {INSTALL_HINT}")
 
 
 def get_xp(device):
@@ -96,6 +115,12 @@ def rng(seed):
     """A host-side, seeded random generator. Randomness is drawn on the host and copied over,
     so a seed gives the same numbers on CPU and GPU."""
     return np.random.default_rng(seed)
+
+
+def free_memory_pool():
+    """Hand the GPU memory that CuPy's pool keeps for reuse back to the driver."""
+    if _cupy is not None:
+        _cupy.get_default_memory_pool().free_all_blocks()
 
 
 def gpu_memory_mb():

@@ -27,7 +27,7 @@ def fail(message):
 
 def device_or_fail(device):
     try:
-        return resolve_device(device)
+        return resolve_device(device, notice=lambda message: click.echo(message, err=True))
     except DeviceError as exc:
         fail(str(exc))
 

@@ -9,6 +9,7 @@ from . import checkpoint as ckpt
 from .backend import to_device, to_host
 from .images import to_uint8
 from .models import discriminator, generator
+from .speed import release
 
 PRETRAINED = os.path.join(os.path.dirname(__file__), "pretrained", "generator.npz")
 
@@ -81,6 +82,7 @@ def generate(G, z, device="cpu", batch_size=256, batch_statistics=False):
     for i in range(0, len(z), batch_size):
         x = G.forward(to_device(z[i:i + batch_size], device), train=batch_statistics)
         out.append(to_uint8(to_host(x)))
+    release(G)   # a sampling job is over: its buffers need not outlive it
     return np.concatenate(out)
 
 
@@ -92,6 +94,7 @@ def best_of(G, D, z, k, device="cpu"):
         x = G.forward(to_device(z[i:i + 256], device), train=False)
         scores.append(to_host(D.forward(x, train=False)).ravel())
         faces.append(to_uint8(to_host(x)))
+    release(G, D)
     order = np.argsort(-np.concatenate(scores))[:k]
     return np.concatenate(faces)[order]
 

@@ -20,7 +20,7 @@ class BatchNorm2d(Layer):
         dbeta  = sum(dy)      dgamma = sum(dy * xhat)
         dx     = gamma / (M * std) * (M * dy - dbeta - xhat * dgamma)
     (x reaches y directly and through the mean and the variance; the three terms are those
-    three paths: docs/batchnorm.md derives them.) In eval mode the statistics are constants,
+    three paths: docs/05-batchnorm.md derives them.) In eval mode the statistics are constants,
     so dx = gamma / std * dy.
     """
 

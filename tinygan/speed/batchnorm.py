@@ -34,9 +34,16 @@ class FastBatchNorm2d(BatchNorm2d):
             y += beta
             return y
         m = self._count(x)
-        mean = self._global_sum(x.sum(axis=axes)) / m
+        if self.sync is None:
+            mean = x.mean(axis=axes)
+        else:
+            mean = self.sync.allreduce_sum(x.sum(axis=axes)) / m
         xhat = x - mean
-        var = self._global_sum((xhat * xhat).sum(axis=axes)) / m
+        squares = xhat * xhat
+        if self.sync is None:
+            var = squares.mean(axis=axes)
+        else:
+            var = self.sync.allreduce_sum(squares.sum(axis=axes)) / m
         self.update_running_statistics(mean, var, m)
         self.inv_std = (var + self.eps) ** -0.5
         xhat *= self.inv_std
@@ -45,8 +52,16 @@ class FastBatchNorm2d(BatchNorm2d):
         y += beta
         return y
 
+    def update_running_statistics(self, mean, var, m):
+        """The textbook update, in place: two operations per statistic instead of three."""
+        mom = self.momentum
+        running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
+        running_mean *= 1 - mom
+        running_mean += mom * mean
+        running_var *= 1 - mom
+        running_var += (mom * m / max(m - 1, 1)) * var
+
     def backward(self, dy):
-        xp = array_module(dy)
         axes = tuple(range(dy.ndim - 1))
         gamma = self.params["gamma"]
         if not self.train:
@@ -56,11 +71,12 @@ class FastBatchNorm2d(BatchNorm2d):
                 self.grads["beta"] = dy.sum(axis=axes)
             return dy * (gamma * self.inv_std)
         xhat = self.xhat
-        sums = xp.stack([dy.sum(axis=axes), (dy * xhat).sum(axis=axes)])
+        dbeta, dgamma = dy.sum(axis=axes), (dy * xhat).sum(axis=axes)
         if self.requires_grad:   # this process's share; the optimizer's sum adds the others
-            self.grads["beta"], self.grads["gamma"] = sums[0], sums[1]
-        total = self._global_sum(sums)
-        dbeta, dgamma = total[0], total[1]
+            self.grads["beta"], self.grads["gamma"] = dbeta, dgamma
+        if self.sync is not None:
+            total = self.sync.allreduce_sum(array_module(dy).stack([dbeta, dgamma]))
+            dbeta, dgamma = total[0], total[1]
         m = self._count(dy)
         dx = xhat * (dgamma * (-1.0 / m))
         dx += dy

@@ -13,7 +13,7 @@ process does not keep the memory of its largest call forever.
 
 import numpy as np
 
-from ..backend import array_module
+from ..backend import array_module, free_memory_pool
 
 _buffers = {}
 
@@ -46,9 +46,18 @@ def reuse(previous, shape, dtype, xp=np):
     return xp.empty(shape, dtype=dtype)
 
 
-def release():
-    """Forget every shared buffer (layers drop their own on their next call of another shape)."""
+def release(*models):
+    """Forget every shared buffer and what the layers of `models` keep between calls (cached
+    inputs, im2col matrices, output buffers, gradients), and give the GPU's pooled memory back.
+    Everything is allocated again, once, by the next call that needs it."""
     _buffers.clear()
+    for model in models:
+        for layer in model.layers:
+            layer.grads = {}
+            for name, value in list(vars(layer).items()):
+                if hasattr(value, "shape") and hasattr(value, "dtype"):
+                    setattr(layer, name, None)
+    free_memory_pool()
 
 
 def held_bytes():

@@ -86,7 +86,8 @@ def conv_transpose_few_channels(x, W, stride, padding):
     y_padded = xp.zeros((c_out, n, oh + 2 * p, ow + 2 * p), dtype=x.dtype)
     for i in range(k):
         for j in range(k):
-            y_padded[:, :, i:i + s * h:s, j:j + s * w:s] += cols_t[i, j]
+            target = y_padded[:, :, i:i + s * h:s, j:j + s * w:s]
+            target += cols_t[i, j]
     return y_padded[:, :, p:p + oh, p:p + ow].transpose(1, 2, 3, 0).copy()
 
 

@@ -67,7 +67,9 @@ def col2im_fast(cols, x_shape, stride, padding, out=None):
     by_offset = cols.reshape(n, oh, ow, q, s, q, s, c)
     for a in range(q):
         for b in range(q):
-            blocks[:, a:a + oh, :, b:b + ow, :, :] += \
-                by_offset[:, :, :, a, :, b, :, :].transpose(0, 1, 3, 2, 4, 5)
+            # `target += ...` on a named view: `blocks[...] += ...` would also store the sum
+            # back through __setitem__, one more copy of it
+            target = blocks[:, a:a + oh, :, b:b + ow, :, :]
+            target += by_offset[:, :, :, a, :, b, :, :].transpose(0, 1, 3, 2, 4, 5)
     image = blocks.reshape(n, rows * s, columns * s, c)
     return image[:, p:p + h, p:p + w, :], blocks
