@@ -1,0 +1,60 @@
+"""The walk-through in docs/ is executed: every `>>>` example in docs/*.md runs as a doctest, so
+a page whose numbers no longer match the code fails the suite."""
+
+import doctest
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("[0-9][0-9]-*.md"))
+FENCE = re.compile(r"^[ \t]*```.*$", re.MULTILINE)
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+def page_doctest(path):
+    """The page's examples as one doctest. A code fence's closing line becomes a blank line,
+    so an expected output ends at its fence (and line numbers in reports stay right)."""
+    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    return doctest.DocTestParser().get_doctest(text, {"__name__": path.stem}, path.name,
+                                               str(path), 0)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_page_examples(page):
+    test = page_doctest(page)
+    assert test.examples, f"{page.name} has no executed examples"
+    report = []
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    with np.printoptions():   # a page may set print options; they are restored afterwards
+        result = runner.run(test, out=report.append, clear_globs=True)
+    assert result.failed == 0, "".join(report)
+
+
+def test_index_lists_every_page_and_every_picture_exists():
+    index = (DOCS / "README.md").read_text(encoding="utf-8")
+    for page in PAGES:
+        assert f"({page.name})" in index, f"docs/README.md does not link {page.name}"
+    for page in PAGES:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text(encoding="utf-8")):
+            assert (DOCS / target).is_file(), f"{page.name}: missing picture {target}"
+
+
+def test_a_wrong_number_fails():
+    """The runner really compares: a page with one wrong output is reported as failing."""
+    text = "```python\n>>> 1 + 1\n3\n```\n"
+    test = doctest.DocTestParser().get_doctest(FENCE.sub("", text), {}, "bad", "bad.md", 0)
+    result = doctest.DocTestRunner(optionflags=FLAGS).run(test, out=lambda s: None)
+    assert result.failed == 1
+
+
+def test_figure_script_runs(tmp_path):
+    """scripts/make_figures.py still draws every picture from the current code."""
+    import runpy
+    script = runpy.run_path(str(ROOT / "scripts" / "make_figures.py"))
+    written = script["make_all"](tmp_path)
+    assert written and all(Path(p).stat().st_size > 0 for p in written)
+    assert {Path(p).name for p in written} <= {p.name for p in (DOCS / "figures").glob("*.png")}
