@@ -10,6 +10,7 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import TINY, invoke
 
 from tinygan import backend, speed
 from tinygan.gan import GAN, recalibrate_batchnorm
@@ -24,8 +25,6 @@ from tinygan.layers import (
     Tanh,
 )
 from tinygan.losses import bce_with_logits
-
-from conftest import TINY, invoke
 
 GPU_TINY = [a if a != "cpu" else "gpu" for a in TINY]
 
