@@ -7,6 +7,11 @@
 A step is one D update (real + fake) and one G update, exactly as in training. The GFLOP
 figure is the nominal convolution arithmetic of a step, 2 * (3 * G_fwd + 9 * D_fwd) MACs, the
 same definition scripts/bench_torch.py uses, so the two can be compared directly.
+
+The "GEMM floor" is the step's matrix products alone: every product one step makes (recorded
+through tinygan.speed.conv.gemm, with its shapes and memory layouts) is replayed on its own into
+preallocated outputs. step / floor says how much the rest (im2col, col2im, BatchNorm,
+activations, Adam) adds on top of the arithmetic.
 """
 
 import argparse
@@ -31,6 +36,8 @@ def parse():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--profile", action="store_true", help="per-layer time table on stderr")
     p.add_argument("--tf32", action="store_true", help="GPU: TF32 tensor cores for float32 GEMMs")
+    p.add_argument("--textbook", action="store_true",
+                   help="build the networks from the textbook layers instead of tinygan/speed/")
     return p.parse_args()
 
 
@@ -65,12 +72,51 @@ def instrument(model, tag, table):
             setattr(layer, phase, timed)
 
 
+def record_gemms(gan, real, z):
+    """[(a, b)] template arrays with the shapes and layouts of every product of one step."""
+    from tinygan.speed import conv
+    seen, original = [], conv.gemm
+
+    def recording(a, b, out=None):
+        seen.append((like(a), like(b)))
+        return original(a, b, out=out)
+
+    conv.gemm = recording
+    try:
+        gan.train_step(real, z)
+    finally:
+        conv.gemm = original
+    return seen
+
+
+def like(a):
+    """A new array with a's shape, dtype and memory layout (C-ordered or transposed)."""
+    xp = backend.get_xp(backend.device_of(a))
+    if a.flags.c_contiguous or not a.flags.f_contiguous:
+        return xp.ones(a.shape, dtype=a.dtype)
+    return xp.ones(a.shape[::-1], dtype=a.dtype).T
+
+
+def gemm_floor_ms(products, repeats=5):
+    xp = backend.get_xp(backend.device_of(products[0][0]))
+    outs = [xp.empty((a.shape[0], b.shape[1]), dtype=a.dtype) for a, b in products]
+    times = []
+    for _ in range(repeats + 1):
+        backend.synchronize()
+        t = time.perf_counter()
+        for (a, b), out in zip(products, outs):
+            xp.matmul(a, b, out=out)
+        backend.synchronize()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times[1:])) * 1e3
+
+
 def main():
     if args.tf32:
         backend.enable_tf32()
     device = backend.resolve_device(args.device)
     gan = GAN(dict(size=args.size, nz=args.nz, ngf=args.ngf, ndf=args.ndf), device=device,
-              seed=args.seed)
+              seed=args.seed, fast=not args.textbook)
     rng = np.random.default_rng(args.seed)
     xp = backend.get_xp(device)
     real = xp.asarray(rng.uniform(-1, 1, (args.batch, args.size, args.size, 3)), dtype=np.float32)
@@ -89,6 +135,7 @@ def main():
         if i >= args.warmup:
             times.append(time.perf_counter() - t)
 
+    floor = None if args.textbook else gemm_floor_ms(record_gemms(gan, real, z))
     G = gan.G_ema
     sample_times = []
     z = xp.asarray(rng.standard_normal((64, args.nz)), dtype=np.float32)
@@ -106,6 +153,8 @@ def main():
                   threads=args.threads, step_ms_median=round(median * 1e3, 1),
                   step_ms_min=round(min(times) * 1e3, 1),
                   images_per_s=round(args.batch / median, 1),
+                  gemm_floor_ms=floor and round(floor, 1),
+                  step_over_floor=floor and round(median * 1e3 / floor, 2),
                   gflop_per_step=round(2 * macs / 1e9, 2),
                   gflop_per_s=round(2 * macs / 1e9 / median, 1),
                   sample64_ms=round(float(np.median(sample_times)) * 1e3, 1),

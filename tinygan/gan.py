@@ -23,10 +23,10 @@ DEFAULTS = dict(size=64, nz=100, ngf=64, ndf=64, lr=2e-4, beta1=0.5, beta2=0.999
 
 
 class GAN:
-    def __init__(self, config, device="cpu", seed=0, dtype=np.float32):
+    def __init__(self, config, device="cpu", seed=0, dtype=np.float32, fast=True):
         self.config = dict(DEFAULTS, **config)
         c = self.config
-        self.G, self.D = build(c, np.random.default_rng(seed))
+        self.G, self.D = build(c, np.random.default_rng(seed), fast=fast)
         self.G.astype(dtype).to(device)
         self.D.astype(dtype).to(device)
         self.G_ema = copy.deepcopy(self.G)

@@ -11,11 +11,17 @@ from .buffers import scratch
 from .im2col import col2im_fast, im2col_fast, padded
 
 
+def gemm(a, b, out=None):
+    """a @ b: every matrix product of the fast layers goes through here, so that
+    scripts/bench.py can time them alone (the step's "GEMM floor")."""
+    return array_module(a).matmul(a, b, out=out)
+
+
 def matmul_into(name, a, b):
     """a @ b written into the scratch buffer `name` (no fresh allocation)."""
     xp = array_module(a)
     out = scratch(name, (a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype), xp)
-    return xp.matmul(a, b, out=out)
+    return gemm(a, b, out=out)
 
 
 class FastConv2d(Conv2d):
@@ -26,7 +32,7 @@ class FastConv2d(Conv2d):
         W = self.params["W"]
         self.cols = im2col_fast(x, self.k, self.stride, self.padding, out=self.cols)
         n, oh, ow = self.cols.shape[:3]
-        y = self.cols.reshape(n * oh * ow, -1) @ W.reshape(-1, W.shape[-1])
+        y = gemm(self.cols.reshape(n * oh * ow, -1), W.reshape(-1, W.shape[-1]))
         if "b" in self.params:
             y += self.params["b"]
         self.x_shape = x.shape
@@ -39,6 +45,15 @@ class FastConv2d(Conv2d):
         dx, self._dx_buffer = col2im_fast(dcols.reshape(self.cols.shape), self.x_shape,
                                           self.stride, self.padding, out=self._dx_buffer)
         return dx
+
+    def backward_params(self, dy):
+        if not self.requires_grad:
+            return
+        W, cols = self.params["W"], self.cols
+        dy2 = dy.reshape(-1, W.shape[-1])
+        self.grads["W"] = gemm(cols.reshape(len(dy2), -1).T, dy2).reshape(W.shape)
+        if "b" in self.params:
+            self.grads["b"] = dy2.sum(axis=0)
 
 
 class FastConvTranspose2d(ConvTranspose2d):
@@ -67,6 +82,20 @@ class FastConvTranspose2d(ConvTranspose2d):
         out = scratch("cols", (n, h, w, k, k, c_out), dy.dtype, array_module(dy))
         return im2col_fast(dy, k, self.stride, self.padding, out=out).reshape(n * h * w, -1)
 
+    def backward(self, dy):
+        dcols = self._dcols(dy)
+        self._param_grads(dy, dcols)
+        W = self.params["W"]
+        return gemm(dcols, W.reshape(-1, W.shape[3])).reshape(self.x.shape)
+
+    def _param_grads(self, dy, dcols):
+        if not self.requires_grad:
+            return
+        W = self.params["W"]
+        self.grads["W"] = gemm(dcols.T, self.x.reshape(-1, W.shape[3])).reshape(W.shape)
+        if "b" in self.params:
+            self.grads["b"] = dy.reshape(-1, dy.shape[-1]).sum(axis=0)
+
 
 def conv_transpose_few_channels(x, W, stride, padding):
     """ConvTranspose2d's forward for layers with few output channels, such as the generator's
@@ -82,7 +111,7 @@ def conv_transpose_few_channels(x, W, stride, padding):
     s, p = stride, padding
     oh, ow = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k
     # one row per (i, j, output channel), one column per input pixel
-    cols_t = (W.reshape(-1, c_in) @ x.reshape(-1, c_in).T).reshape(k, k, c_out, n, h, w)
+    cols_t = gemm(W.reshape(-1, c_in), x.reshape(-1, c_in).T).reshape(k, k, c_out, n, h, w)
     y_padded = xp.zeros((c_out, n, oh + 2 * p, ow + 2 * p), dtype=x.dtype)
     for i in range(k):
         for j in range(k):
