@@ -254,11 +254,23 @@ def test_standin_refuses_what_cupy_refuses(standin):
 
 def missing_in_cupy(cupy, seen):
     """The names in `seen` (the stand-in's record) that the real CuPy does not have."""
+    import importlib
     import inspect
+    import types
 
     def lookup(owner, dotted):
+        path = owner.__name__
         for part in dotted.split("."):
-            owner = getattr(owner, part, None)
+            path += "." + part
+            found = getattr(owner, part, None)
+            if found is None and isinstance(owner, types.ModuleType):
+                try:   # a submodule that is imported on first use (cupy.lib)
+                    found = importlib.import_module(path)
+                except ImportError:
+                    return None
+            owner = found
+            if owner is None:
+                return None
         return owner
 
     missing = [f"cupy.{n}" for n in sorted(seen["function"]) if lookup(cupy, n) is None]

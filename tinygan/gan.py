@@ -62,7 +62,7 @@ class GAN:
         D.set_requires_grad(False)
         logits_gen = D.forward(fake)
         loss_g, dlogits = bce_with_logits(logits_gen, 1.0)
-        G.backward(D.backward(dlogits))
+        G.backward(D.backward(dlogits), input_grad=False)
         self.opt_G.step(self.reduce_gradients(G.flat_gradients()))
         self.update_ema()
         self.steps_done += 1

@@ -75,15 +75,18 @@ class Sequential(Layer):
 
     def backward(self, dy, input_grad=True):
         """Backpropagate dy; with input_grad=False the gradient with respect to the input is
-        not needed (the input is data), so the first layer computes its weight gradients only
-        and None is returned."""
-        first, *rest = self.layers
-        for layer in reversed(rest):
+        not needed (the input is data, or noise), so the backward pass stops at the first layer
+        with parameters, which computes its weight gradients only, and None is returned."""
+        first = 0
+        if not input_grad:   # layers before the first trained one need no backward pass
+            while first < len(self.layers) - 1 and not self.layers[first].params:
+                first += 1
+        for layer in reversed(self.layers[first + 1:]):
             dy = layer.backward(dy)
-        if not input_grad and hasattr(first, "backward_params"):
-            first.backward_params(dy)
+        if not input_grad and hasattr(self.layers[first], "backward_params"):
+            self.layers[first].backward_params(dy)
             return None
-        return first.backward(dy)
+        return self.layers[first].backward(dy)
 
     def set_requires_grad(self, flag):
         for layer in self.layers:
