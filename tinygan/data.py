@@ -244,9 +244,12 @@ class Batches:
     from rng([seed, e]) and the flips of step t from rng([seed, t, 1]). That makes a resumed run
     see exactly the batches an uninterrupted one would. The last partial batch of each epoch is
     dropped, as in the usual DCGAN recipe.
+
+    With `share=(rank, ranks)` (data-parallel training, tinygan/parallel.py) the batch is
+    still drawn whole, and this process gets its slice `rank` of `ranks` equal slices.
     """
 
-    def __init__(self, images, batch_size, seed=0, flip=False, dtype=np.float32):
+    def __init__(self, images, batch_size, seed=0, flip=False, dtype=np.float32, share=(0, 1)):
         if len(images) < batch_size:
             raise DataError(f"the data has {len(images)} images, fewer than one batch of "
                             f"{batch_size}; use a smaller --batch")
@@ -254,6 +257,9 @@ class Batches:
             images, batch_size, seed, flip, dtype
         self.steps_per_epoch = len(images) // batch_size
         self._perm_epoch, self._perm = None, None
+        rank, ranks = share
+        part = batch_size // ranks
+        self.part = slice(rank * part, (rank + 1) * part)
 
     def indices(self, step):
         epoch, i = divmod(step, self.steps_per_epoch)
@@ -263,10 +269,12 @@ class Batches:
         return self._perm[i * self.batch_size:(i + 1) * self.batch_size]
 
     def batch(self, step):
-        """(batch, size, size, 3) floats in [-1, 1] for training step `step`."""
-        x = self.images[self.indices(step)]
+        """(batch, size, size, 3) floats in [-1, 1] for training step `step` (this process's
+        slice of them)."""
+        x = self.images[self.indices(step)[self.part]]
         if self.flip:
-            flips = np.random.default_rng([self.seed, step, 1]).random(len(x)) < 0.5
+            coins = np.random.default_rng([self.seed, step, 1]).random(self.batch_size)
+            flips = coins[self.part] < 0.5
             x = np.where(flips[:, None, None, None], x[:, :, ::-1], x)
         return x.astype(self.dtype) * self.dtype(2 / 255) - self.dtype(1)
 

@@ -47,13 +47,13 @@ class GAN:
 
         D.set_requires_grad(True)
         logits_real = D.forward(real)
-        loss_real, dlogits = bce_with_logits(logits_real, real_target)
+        loss_real, dlogits = self.loss(logits_real, real_target)
         D.backward(dlogits, input_grad=False)
         grad_real = D.flat_gradients()
 
         fake = G.forward(z)
         logits_fake = D.forward(fake)
-        loss_fake, dlogits = bce_with_logits(logits_fake, fake_target)
+        loss_fake, dlogits = self.loss(logits_fake, fake_target)
         D.backward(dlogits, input_grad=False)
         grad_D = D.flat_gradients()
         grad_D += grad_real   # the D loss is the sum of the two terms
@@ -61,7 +61,7 @@ class GAN:
 
         D.set_requires_grad(False)
         logits_gen = D.forward(fake)
-        loss_g, dlogits = bce_with_logits(logits_gen, 1.0)
+        loss_g, dlogits = self.loss(logits_gen, 1.0)
         G.backward(D.backward(dlogits), input_grad=False)
         self.opt_G.step(self.reduce_gradients(G.flat_gradients()))
         self.update_ema()
@@ -69,6 +69,11 @@ class GAN:
 
         return dict(loss_d=loss_real + loss_fake, loss_g=loss_g,
                     d_real=_mean_sigmoid(logits_real), d_fake=_mean_sigmoid(logits_fake))
+
+    def loss(self, logits, targets):
+        """The loss on this process's batch and its gradient with respect to the logits
+        (data-parallel training rescales the gradient to that of the global batch's mean)."""
+        return bce_with_logits(logits, targets)
 
     def reduce_gradients(self, grad):
         """The gradient the optimizer applies: this process's own (data-parallel training over

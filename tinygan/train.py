@@ -89,7 +89,7 @@ def step_noise(config, step):
 class Trainer:
     def __init__(self, config, run_dir, images, device="cpu", log=print):
         self.config, self.run_dir, self.device, self.log = config, run_dir, device, log
-        self.gan = GAN(config, device=device, seed=config["seed"])
+        self.gan = self.new_gan()
         self.batches = Batches(images, config["batch"], seed=config["seed"], flip=config["flip"])
         self.step = 0
         self._stop_signal = None
@@ -97,6 +97,23 @@ class Trainer:
         # fault injection for the tests: fires once, and is not stored in config.json or in
         # checkpoints, so a resumed run trains normally
         self.inject_nan_at = config.pop("inject_nan_at", None)
+
+    # -- what data-parallel training (tinygan/train_parallel.py) changes ------------------
+    def new_gan(self):
+        return GAN(self.config, device=self.device, seed=self.config["seed"])
+
+    def step_noise(self, step):
+        return step_noise(self.config, step)
+
+    def should_stop(self):
+        return self._stop_signal is not None
+
+    def save_config(self):
+        write_config(self.run_dir, self.config)
+
+    def save_real_grid(self):
+        save_png(grid(to_uint8(self.batches.batch(0)[:64]), 8),
+                 os.path.join(self.run_dir, "real.png"))
 
     # -- checkpoints ---------------------------------------------------------------------
     def meta(self):
@@ -223,8 +240,7 @@ class Trainer:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             if self.step == 0:
-                save_png(grid(to_uint8(self.batches.batch(0)[:64]), 8),
-                         os.path.join(self.run_dir, "real.png"))
+                self.save_real_grid()
             while True:
                 try:
                     self._train_until(total_steps, progress)
@@ -264,9 +280,9 @@ class Trainer:
         collapse_streak = 0
         batches = self.batches.iterate(self.step)
         try:
-            while self.step < total_steps and self._stop_signal is None:
+            while self.step < total_steps and not self.should_stop():
                 real = to_device(next(batches), self.device)
-                z, rng = step_noise(c, self.step)
+                z, rng = self.step_noise(self.step)
                 z = to_device(z.astype(np.float32), self.device)
                 scalars = self.gan.train_step(real, z, rng)
                 if self.inject_nan_at == self.step:
@@ -326,12 +342,12 @@ class Trainer:
         """Go back to the last good checkpoint (or the start) and halve the learning rate."""
         self.rollbacks += 1
         self.config["lr"] = self.config["lr"] / 2
-        write_config(self.run_dir, self.config)
+        self.save_config()
         self.event(f"{why}: the run diverged; rolling back, learning rate halved to "
                    f"{self.config['lr']:g}")
         # a fresh GAN has untouched weights (the state at step 0) and optimizers at the new lr;
         # resume() then loads the newest good checkpoint's weights and Adam moments into it
-        self.gan = GAN(self.config, device=self.device, seed=self.config["seed"])
+        self.gan = self.new_gan()
         self.step = 0
         self.resume()
 
