@@ -13,6 +13,7 @@ import click
 import numpy as np
 
 from . import checkpoint as ckpt
+from . import launch
 from .backend import DEVICES, DeviceError, enable_tf32, resolve_device
 
 DEVICE_OPTION = click.option("--device", type=click.Choice(DEVICES), default="auto",
@@ -48,6 +49,7 @@ def main():
       tinygan train --data faces.zip --device gpu        # your own faces
       tinygan sample -n 64                               # a grid of new faces
     """
+    launch.hold_output()   # under mpiexec, rank 0 speaks for all ranks
 
 
 # --------------------------------------------------------------------------------------- train
@@ -113,9 +115,14 @@ def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label,
       tinygan train --data faces.zip --epochs 10 --device gpu
       tinygan train --resume runs/faces        # continue after a stop or a crash
     """
+    from . import parallel
     from .data import DataError, load_images
-    from .train import RunLock, Trainer, TrainingError, read_config, write_config
+    from .train import TrainingError, read_config
 
+    try:
+        world = parallel.world()   # this process alone, or one of the ranks mpiexec started
+    except parallel.ParallelError as exc:
+        fail(str(exc))
     if tf32:
         enable_tf32()
     device = device_or_fail(device)
@@ -149,6 +156,8 @@ def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label,
     if inject_nan_at is not None:
         config["inject_nan_at"] = inject_nan_at
     config["on_nan"] = on_nan
+    if problem := world.argument_problem(config, run_dir):
+        fail(problem)
 
     try:
         images, report = load_images(config["data"], config["size"], demo_count=config["demo_count"],
@@ -161,6 +170,8 @@ def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label,
                f"({images.nbytes / 2**20:.0f} MB)", err=True)
     if report.n_skipped:
         click.echo(f"warning: skipped {report.n_skipped} files that could not be used", err=True)
+    if problem := world.data_problem(images):
+        fail(problem)
     if len(images) < config["batch"]:
         fail(f"the data has {len(images)} images, fewer than one batch of {config['batch']}; "
              "use a smaller --batch")
@@ -168,16 +179,15 @@ def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label,
     total = config["steps"] or int(round((config["epochs"] or 25) * steps_per_epoch))
 
     try:
-        os.makedirs(run_dir, exist_ok=True)
-        with RunLock(run_dir):
-            trainer = Trainer(config, run_dir, images, device=device,
-                              log=lambda m: click.echo(m, err=True))
+        with world.run_folder(run_dir):   # rank 0's alone when several ranks train
+            trainer = world.trainer(config, run_dir, images, device=device,
+                                    log=lambda m: click.echo(m, err=True))
             if resume:
                 trainer.resume()
             else:
                 if init_from:
                     _init_from(trainer, init_from)
-                write_config(run_dir, config)
+                trainer.save_config()
             if trainer.step >= total:
                 click.echo(f"{run_dir} is already at step {trainer.step} of {total}; "
                            "pass a larger --steps to train on", err=True)
