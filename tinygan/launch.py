@@ -7,6 +7,8 @@ MPI: OMPI_COMM_WORLD_RANK and OMPI_COMM_WORLD_SIZE). Reading them needs no MPI l
 plain `tinygan train` never imports mpi4py, and the BLAS thread count can be set before NumPy
 is first imported (OpenBLAS reads it once, when it loads). This module must therefore not
 import NumPy: tinygan/__init__.py runs `set_blas_threads()` before anything else.
+
+It also lets rank 0 speak for all: the other ranks hold their output back (`hold_output`).
 """
 
 import collections
