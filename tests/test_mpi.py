@@ -109,6 +109,21 @@ def test_two_and_four_ranks_train_like_one_process(reference, tmp_path):
         assert not glob.glob(str(run / "*.tmp"))
 
 
+def test_device_arrays_are_reduced_through_host_memory(reference, tmp_path):
+    """Two ranks on `--device gpu` with the CPU stand-in for CuPy (tests/cupy_standin.py, which
+    refuses any implicit device <-> host copy) train like one CPU process."""
+    script = ("import sys; sys.path.insert(0, 'tests'); import cupy_standin; "
+              "sys.modules['cupy'] = cupy_standin.make_module(); "
+              "from tinygan.cli import main; main(sys.argv[1:])")
+    run = tmp_path / "gpu"
+    args = ["train", *TINY[:-2], "--device", "gpu", "--out", str(run), "--steps", "5"]
+    result = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-c", script, *args], env=ENV,
+                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "on gpu" in result.stderr
+    assert_same_run(final_state(reference), final_state(run))
+
+
 @pytest.mark.parametrize("first, then", [(2, 1), (1, 2)])
 def test_a_run_resumes_on_another_number_of_ranks(reference, tmp_path, first, then):
     run = tmp_path / "run"
