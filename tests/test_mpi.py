@@ -149,9 +149,9 @@ def test_a_batch_that_does_not_divide_is_refused(tmp_path):
 
 
 def test_different_data_on_the_ranks_is_refused():
-    script = ("import numpy as np; from tinygan import parallel; w = parallel.world(); "
+    script = ("import os; import numpy as np; from tinygan import parallel; w = parallel.world(); "
               "same, odd = np.zeros((4, 2, 2, 3), np.uint8), min(w.rank, 1) * np.ones(1, np.uint8); "
-              "print(w.data_problem(same), w.data_problem(same + odd), flush=True)")
+              "os.write(1, f'{w.data_problem(same)} {w.data_problem(same + odd)}\\n'.encode())")
     result = subprocess.run([MPIEXEC, "-n", "3", sys.executable, "-c", script], env=ENV,
                             capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 0, result.stderr
