@@ -6,6 +6,7 @@ from .batchnorm import BatchNorm2d
 from .conv import Conv2d
 from .conv_transpose import ConvTranspose2d
 from .linear import Linear
+from .spectral_norm import SpectralNorm
 
 __all__ = ["BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "Layer", "LeakyReLU", "Linear",
-           "ReLU", "Reshape", "Sequential", "Sigmoid", "Tanh"]
+           "ReLU", "Reshape", "Sequential", "Sigmoid", "SpectralNorm", "Tanh"]
