@@ -1,4 +1,5 @@
-"""Binary cross-entropy on logits: the GAN loss, with its gradient."""
+"""The GAN losses on D's logits, each with its gradient: binary cross-entropy (the DCGAN loss)
+and the hinge loss (Lim & Ye 2017; Miyato et al. 2018)."""
 
 from .backend import array_module
 
@@ -21,3 +22,35 @@ def bce_with_logits(logits, targets):
     sigmoid = 0.5 * (1 + xp.tanh(0.5 * z))
     grad = (sigmoid - targets) / z.size
     return loss.mean(), grad.astype(z.dtype, copy=False)
+
+
+def hinge_d(logits, real):
+    """The discriminator's hinge loss on one batch, real or fake; D's loss is the sum of
+    hinge_d(D(x), real=True) and hinge_d(D(G(z)), real=False).
+
+    Shapes: logits (N, ...). Returns (loss as a 0-d array, dL/dlogits with the shape of logits).
+
+        real:  loss = mean(relu(1 - z))     dL/dz_i = -[z_i < 1] / N_total
+        fake:  loss = mean(relu(1 + z))     dL/dz_i = +[z_i > -1] / N_total
+
+    D is pushed to z >= 1 on real images and z <= -1 on fakes, and no further: a logit past
+    its margin contributes neither loss nor gradient. (At the kink z = +-1 the gradient taken
+    is 0, as for ReLU.)
+    """
+    xp = array_module(logits)
+    sign = -1 if real else 1           # margin term: 1 - z for real, 1 + z for fake
+    margin = 1 + sign * logits
+    loss = xp.maximum(margin, 0)
+    grad = sign * (margin > 0) / logits.size
+    return loss.mean(), grad.astype(logits.dtype, copy=False)
+
+
+def hinge_g(logits):
+    """The generator's hinge loss, -mean(D(G(z))): G raises D's logits on its fakes.
+
+    Shapes: logits (N, ...). Returns (loss as a 0-d array, dL/dlogits with the shape of logits).
+        loss = -mean(z)      dL/dz_i = -1 / N_total
+    """
+    xp = array_module(logits)
+    grad = xp.full(logits.shape, -1.0 / logits.size, dtype=logits.dtype)
+    return -logits.mean(), grad
