@@ -6,7 +6,8 @@ from .batchnorm import BatchNorm2d
 from .conv import Conv2d
 from .conv_transpose import ConvTranspose2d
 from .linear import Linear
+from .minibatch_std import MinibatchStd
 from .spectral_norm import SpectralNorm
 
 __all__ = ["BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "Layer", "LeakyReLU", "Linear",
-           "ReLU", "Reshape", "Sequential", "Sigmoid", "SpectralNorm", "Tanh"]
+           "MinibatchStd", "ReLU", "Reshape", "Sequential", "Sigmoid", "SpectralNorm", "Tanh"]
