@@ -9,6 +9,7 @@ smaller when backward is right, 1e-2 or worse when it is not.
 
 import numpy as np
 
+from .augment import Brightness, Contrast, Cutout, DiffAugment, Saturation, Translation
 from .init import dcgan_init
 from .layers import (
     BatchNorm2d,
@@ -17,12 +18,14 @@ from .layers import (
     Flatten,
     LeakyReLU,
     Linear,
+    MinibatchStd,
     ReLU,
     Sequential,
     Sigmoid,
+    SpectralNorm,
     Tanh,
 )
-from .losses import bce_with_logits
+from .losses import bce_with_logits, hinge_d, hinge_g
 
 
 def rel_error(a, b):
@@ -72,6 +75,14 @@ def check_loss(logits, targets):
     return {"logits": rel_error(grad, numeric)}
 
 
+def check_loss_function(loss_and_grad, logits):
+    """Relative error of the gradient of any `loss, grad = loss_and_grad(logits)`."""
+    z = np.asarray(logits, dtype=np.float64).copy()
+    _, grad = loss_and_grad(z)
+    numeric = numerical_gradient(lambda: float(loss_and_grad(z)[0]), z)
+    return {"logits": rel_error(grad, numeric)}
+
+
 def _init(layer, rng):
     """DCGAN-style init, but with a larger spread so finite differences are well conditioned."""
     model = dcgan_init(Sequential(layer), rng, std=0.5)
@@ -105,6 +116,39 @@ def standard_cases():
         ("Sigmoid", Sigmoid(), x(2, 3, 3, 2), True),
         ("Tanh", Tanh(), x(2, 3, 3, 2), True),
         ("Flatten", Flatten(), x(2, 3, 2, 2), True),
+    ] + modern_cases(rng, x)
+
+
+def _spectral_norm(layer, x):
+    """SpectralNorm around `layer`, its u and v moved by a few training passes. The cases run
+    in eval mode: there u and v stay put, as the gradient (u, v held constant) assumes, while
+    each training pass would move them between the finite differences' evaluations."""
+    wrapped = SpectralNorm(layer, n_power_iterations=3)
+    wrapped.forward(x.astype(np.float32), train=True)
+    return wrapped
+
+
+def _resampled(augmentation, rng, x):
+    augmentation.resample(rng, x.shape)
+    return augmentation
+
+
+def modern_cases(rng, x):
+    """The layers of spectrally normalised, augmented GANs (appended to the DCGAN ones)."""
+    conv_x, linear_x, image = x(2, 6, 6, 3), x(3, 6), x(2, 4, 4, 3)
+    return [
+        ("SpectralNorm Conv2d k4 s2 eval",
+         _spectral_norm(_init(Conv2d(3, 4, 4, 2, 1), rng), conv_x), conv_x, False),
+        ("SpectralNorm Linear eval", _spectral_norm(_init(Linear(6, 4), rng), linear_x),
+         linear_x, False),
+        ("MinibatchStd whole batch", MinibatchStd(), x(4, 3, 2, 3), True),
+        ("MinibatchStd groups of 2", MinibatchStd(group_size=2), x(4, 3, 2, 3), True),
+        ("Brightness", _resampled(Brightness(), rng, image), image, True),
+        ("Saturation", _resampled(Saturation(), rng, image), image, True),
+        ("Contrast", _resampled(Contrast(), rng, image), image, True),
+        ("Translation", _resampled(Translation(), rng, image), image, True),
+        ("Cutout", _resampled(Cutout(), rng, image), image, True),
+        ("DiffAugment", _resampled(DiffAugment(), rng, image), image, True),
     ]
 
 
@@ -114,3 +158,11 @@ def run_all():
         yield name, check_layer(layer, x, train)
     rng = np.random.default_rng(1)
     yield "bce_with_logits", check_loss(rng.standard_normal((8, 1)) * 3, rng.uniform(0, 1, (8, 1)))
+    logits = HINGE_LOGITS
+    yield "hinge_d real", check_loss_function(lambda z: hinge_d(z, real=True), logits)
+    yield "hinge_d fake", check_loss_function(lambda z: hinge_d(z, real=False), logits)
+    yield "hinge_g", check_loss_function(hinge_g, logits)
+
+
+# on both sides of both kinks (z = -1 and z = 1) but not within a finite difference of them
+HINGE_LOGITS = np.array([[-2.5], [-1.2], [-0.8], [-0.1], [0.3], [0.9], [1.1], [3.0]])
