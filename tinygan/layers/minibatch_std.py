@@ -26,6 +26,8 @@ class MinibatchStd(Layer):
     d s_f / d x_if = (x_if - mu_f) / (G s_f)  (the path through mu_f adds zero, as the
     deviations sum to zero):
         dx_if = dy_if + g (x_if - mu_f) / (F G s_f)
+    eps keeps s_f >= sqrt(eps) > 0, so the gradient stays finite when a group's values of a
+    feature coincide (at G = 1, every feature: then s = sqrt(eps) and dx = dy).
     """
 
     def __init__(self, group_size=None, eps=1e-8):
