@@ -1,0 +1,64 @@
+"""The `tinygan` command line: the command group and the helpers its commands share.
+
+Each family of commands lives in its own module: train.py (train), draw.py (sample,
+interpolate), models.py (info, export), check.py (eval, gradcheck).
+
+Every problem a user can cause (a missing file, bad data, a bad option) ends with a one-line
+message and exit code 2, never a traceback.
+"""
+
+import click
+
+from .. import checkpoint as ckpt
+from .. import launch
+from ..backend import DEVICES, DeviceError, resolve_device
+
+DEVICE_OPTION = click.option("--device", type=click.Choice(DEVICES), default="auto",
+                             show_default=True, help="cpu (NumPy), gpu (CuPy), or auto: gpu "
+                             "when CuPy sees one, else cpu.")
+
+
+def fail(message):
+    """Stop with a one-line error and exit code 2."""
+    raise click.UsageError(message)
+
+
+def device_or_fail(device):
+    try:
+        return resolve_device(device, notice=lambda message: click.echo(message, err=True))
+    except DeviceError as exc:
+        fail(str(exc))
+
+
+def tqdm_bar(**kw):
+    from tqdm import tqdm
+    return tqdm(dynamic_ncols=True, **kw)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tinygan")
+def main():
+    """tinygan: a from-scratch DCGAN in NumPy/CuPy that draws anime-style faces.
+
+    \b
+    Quick start:
+      tinygan train --data demo --steps 200 --size 32     # no download needed
+      tinygan train --data faces.zip --device gpu        # your own faces
+      tinygan sample -n 64                               # a grid of new faces
+    """
+    launch.hold_output()   # under mpiexec, rank 0 speaks for all ranks
+
+
+def load_or_fail(checkpoint, device, with_discriminator=False):
+    """(path, G, D or None, meta) for a checkpoint argument, or a one-line error."""
+    from ..generate import NoModelError, find_checkpoint, load_generator
+    try:
+        path = find_checkpoint(checkpoint)
+        G, D, meta = load_generator(path, device, with_discriminator=with_discriminator)
+    except (NoModelError, ckpt.CheckpointError) as exc:
+        fail(str(exc))
+    return path, G, D, meta
+
+
+# the command modules register themselves on `main`; imported last, as they import it
+from . import check, draw, models, train  # noqa: E402,F401

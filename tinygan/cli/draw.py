@@ -1,0 +1,78 @@
+"""`tinygan sample` and `tinygan interpolate`: drawing faces from a trained generator."""
+
+import os
+
+import click
+import numpy as np
+
+from . import DEVICE_OPTION, device_or_fail, fail, load_or_fail, main
+
+
+@main.command()
+@click.option("-n", "n", type=int, default=64, show_default=True, help="How many faces.")
+@click.option("--checkpoint", help="Checkpoint file or run folder [default: the newest run "
+              "under runs/, else the shipped pretrained model].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", default="samples.png", show_default=True, help="Grid PNG to write.")
+@click.option("--separate", type=click.Path(file_okay=False),
+              help="Also write one PNG per face into this folder (avatars).")
+@click.option("--truncation", type=click.FloatRange(min=0, min_open=True),
+              help="Redraw noise values beyond this magnitude: more typical, less varied faces.")
+@click.option("--best", type=click.IntRange(min=1), help="Draw 4x more faces and keep the "
+              "N that the discriminator rates most real (needs a training checkpoint).")
+@click.option("--cols", type=click.IntRange(min=1), help="Grid columns [default: square].")
+@DEVICE_OPTION
+def sample(n, checkpoint, seed, out, separate, truncation, best, cols, device):
+    """Draw new faces from a trained generator into a grid PNG."""
+    from ..generate import best_of, generate, latent
+    from ..images import grid, save_png
+    if n < 1:
+        fail(f"-n must be at least 1, not {n}")
+    if best and best != n:
+        n = best
+    device = device_or_fail(device)
+    path, G, D, meta = load_or_fail(checkpoint, device, with_discriminator=bool(best))
+    nz = meta["config"]["nz"]
+    if best:
+        faces = best_of(G, D, latent(seed, 4 * n, nz, truncation), n, device)
+    else:
+        faces = generate(G, latent(seed, n, nz, truncation), device)
+    try:
+        save_png(grid(faces, cols), out)
+        if separate:
+            from PIL import Image
+            os.makedirs(separate, exist_ok=True)
+            for i, face in enumerate(faces):
+                Image.fromarray(face).save(os.path.join(separate, f"face_{seed}_{i:04d}.png"))
+    except OSError as exc:
+        fail(f"cannot write {exc.filename or out}: {exc.strerror}")
+    click.echo(f"wrote {out} ({len(faces)} faces from {path})"
+               + (f" and {len(faces)} PNGs in {separate}" if separate else ""), err=True)
+
+
+@main.command()
+@click.argument("seed_a", type=int)
+@click.argument("seed_b", type=int)
+@click.option("--checkpoint", help="Checkpoint file or run folder [default: as for sample].")
+@click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True)
+@click.option("--out", default="interpolation.gif", show_default=True)
+@DEVICE_OPTION
+def interpolate(seed_a, seed_b, checkpoint, frames, out, device):
+    """A GIF walking latent space from the face of SEED_A to that of SEED_B and back."""
+    from PIL import Image
+
+    from ..generate import generate, latent, slerp
+    from ..images import save_gif
+    device = device_or_fail(device)
+    path, G, _, meta = load_or_fail(checkpoint, device)
+    nz = meta["config"]["nz"]
+    a, b = latent(seed_a, 1, nz)[0], latent(seed_b, 1, nz)[0]
+    ts = np.linspace(0, 1, frames)
+    z = np.stack([slerp(a, b, t) for t in np.concatenate([ts, ts[::-1][1:-1]])]).astype(np.float32)
+    faces = generate(G, z, device)
+    big = [np.asarray(Image.fromarray(f).resize((128, 128), Image.NEAREST)) for f in faces]
+    try:
+        save_gif(big, out, duration_ms=60, last_frame_ms=60)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    click.echo(f"wrote {out} ({len(big)} frames from {path})", err=True)

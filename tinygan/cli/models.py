@@ -1,0 +1,92 @@
+"""`tinygan info` and `tinygan export`: looking into checkpoints and writing generator files."""
+
+import json
+import os
+
+import click
+import numpy as np
+
+from .. import checkpoint as ckpt
+from . import fail, main
+
+
+@main.command()
+@click.argument("checkpoint")
+def info(checkpoint):
+    """Print a checkpoint's config, the step reached and parameter counts."""
+    from ..generate import NoModelError, find_checkpoint
+    from ..models import discriminator, generator
+    try:
+        path = find_checkpoint(checkpoint)
+        arrays, meta = ckpt.load(path)
+    except (NoModelError, ckpt.CheckpointError) as exc:
+        fail(str(exc))
+    config = meta.get("config", {})
+    click.echo(f"file: {path}")
+    click.echo(f"step: {meta.get('step')}  epoch: {meta.get('epoch', 0):.2f}")
+    for part in ("G", "G_ema", "D"):
+        count = sum(v.size for k, v in ckpt.section(arrays, part).items()
+                    if not k.endswith(("running_mean", "running_var")))
+        if count:
+            click.echo(f"{part}: {count:,} parameters")
+    try:
+        g, d = generator(config["size"], config["nz"], config["ngf"]), \
+            discriminator(config["size"], config["ndf"])
+        click.echo(f"architecture: G {g.num_parameters():,} / D {d.num_parameters():,} "
+                   "parameters for this config")
+    except (KeyError, ValueError):
+        pass
+    for key in ("model_card",):
+        if key in meta:
+            click.echo(f"{key}: {json.dumps(meta[key], indent=2)}")
+    click.echo("config: " + json.dumps(config, indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("checkpoint")
+@click.option("--out", required=True, help="The .npz file to write.")
+@click.option("--float16/--float32", default=True, show_default=True,
+              help="Store weights in half precision (half the size).")
+@click.option("--card", type=click.Path(exists=True, dir_okay=False),
+              help="A JSON file of model-card facts stored with the weights.")
+@click.option("--raw", is_flag=True, help="Export G instead of its moving average.")
+@click.option("--average", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Average the generator weights of the run's newest N checkpoints "
+              "(checkpoint averaging; CHECKPOINT must then be a run folder).")
+@click.option("--recalibrate/--no-recalibrate", default=True, show_default=True,
+              help="Re-estimate BatchNorm statistics for the exported weights.")
+def export(checkpoint, out, float16, card, raw, average, recalibrate):
+    """Write a generator-only file (for sampling and fine-tuning) from a checkpoint."""
+    from ..gan import recalibrate_batchnorm
+    from ..generate import NoModelError, find_checkpoint
+    from ..models import generator
+    if average > 1 and not (checkpoint and os.path.isdir(checkpoint)):
+        fail("--average needs a run folder as CHECKPOINT")
+    try:
+        paths = ckpt.list_checkpoints(checkpoint)[:average] if average > 1 \
+            else [find_checkpoint(checkpoint)]
+        if len(paths) < average:
+            fail(f"{checkpoint} holds {len(paths)} checkpoints, fewer than --average {average}")
+        loaded = [ckpt.load(p) for p in paths]
+    except (NoModelError, ckpt.CheckpointError) as exc:
+        fail(str(exc))
+    meta = loaded[0][1]   # the newest checkpoint speaks for the config and step
+    config = meta["config"]
+    G = generator(config["size"], config["nz"], config["ngf"])
+    part = "G" if raw else "G_ema"
+    states = [ckpt.section(a, part) or ckpt.section(a, "G") for a, _ in loaded]
+    G.load_state_dict({k: np.mean([st[k] for st in states], axis=0) for k in states[0]})
+    if recalibrate:
+        recalibrate_batchnorm(G, config["nz"], seed=config.get("seed", 0), batches=32)
+    dtype = np.float16 if float16 else np.float32
+    exported = {f"G_ema/{k}": v.astype(dtype) for k, v in G.state_dict().items()}
+    keep = ("size", "nz", "ngf", "ndf", "seed")
+    new_meta = dict(config={k: config[k] for k in keep if k in config}, step=meta.get("step"),
+                    source=", ".join(os.path.basename(p) for p in paths),
+                    weights=("G" if raw else "G_ema") + (f", mean of {average}" if average > 1 else ""))
+    if card:
+        with open(card) as f:
+            new_meta["model_card"] = json.load(f)
+    ckpt.save(out, exported, new_meta)
+    click.echo(f"wrote {out} ({os.path.getsize(out) / 2**20:.1f} MB, step {meta.get('step')})",
+               err=True)

@@ -1,0 +1,193 @@
+"""`tinygan train`: a new run, a resumed one, or fine-tuning from a trained model."""
+
+import os
+import sys
+import time
+
+import click
+import numpy as np
+
+from .. import checkpoint as ckpt
+from ..backend import enable_tf32
+from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
+
+
+@main.command()
+@click.option("--data", help="Training images: a .zip, a folder (searched recursively), a "
+              ".npy/.npz uint8 array (N,H,W,3), or 'demo' for built-in drawn faces.")
+@click.option("--size", type=click.Choice(["32", "64", "96", "128"]), default="64",
+              show_default=True, help="Image size in pixels (square).")
+@click.option("--steps", type=click.IntRange(min=1), help="Train this many steps in total "
+              "(one step = one D and one G update).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True),
+              help="Or: this many passes over the data.")
+@click.option("--batch", type=click.IntRange(min=2), default=64, show_default=True)
+@click.option("--nz", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Length of the noise vector.")
+@click.option("--ngf", type=click.IntRange(min=4), default=64, show_default=True,
+              help="Generator width (channels of its last hidden layer).")
+@click.option("--ndf", type=click.IntRange(min=4), default=64, show_default=True,
+              help="Discriminator width (channels of its first layer).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
+@click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--real-label", type=click.FloatRange(0.5, 1), default=1.0, show_default=True,
+              help="D's target for real images; 0.9 is one-sided label smoothing.")
+@click.option("--label-noise", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Fraction of D's labels flipped at random.")
+@click.option("--flip/--no-flip", default=True, show_default=True,
+              help="Random horizontal flips of the training images.")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.999,
+              show_default=True, help="Decay of the generator's moving average (used for "
+              "samples); 0 turns it off.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<name>].")
+@click.option("--name", help="Run name under runs/ [default: data name and time].")
+@click.option("--resume", type=click.Path(file_okay=False),
+              help="Continue the run in this folder from its newest good checkpoint.")
+@click.option("--init", "init_from", type=click.Path(dir_okay=True),
+              help="Start from this checkpoint, run folder or exported generator "
+              "(fine-tuning); optimizer state starts fresh.")
+@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--sample-every", type=click.IntRange(min=1), default=250, show_default=True,
+              help="Steps between fixed-noise progress grids.")
+@click.option("--ckpt-every", type=click.IntRange(min=1), default=250, show_default=True,
+              help="Steps between checkpoints.")
+@click.option("--keep", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Checkpoints kept (older ones are deleted once a newer one is complete).")
+@click.option("--demo-count", type=click.IntRange(min=64), default=4096, show_default=True,
+              help="How many faces --data demo draws.")
+@click.option("--tf32", is_flag=True, help="GPU only: let cuBLAS use TF32 tensor cores for "
+              "float32 matrix products (faster, ~1e-3 relative precision).")
+@click.option("--inject-nan-at", type=int, hidden=True)
+@click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default="stop",
+              show_default=True, help="When a loss or weight becomes NaN/inf: stop, or reload "
+              "the last good checkpoint, halve the learning rate and go on.")
+@DEVICE_OPTION
+def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label, label_noise,
+          flip, ema, seed, out, name, resume, init_from, log_every, sample_every, ckpt_every,
+          keep, demo_count, tf32, inject_nan_at, on_nan, device):
+    """Train a DCGAN on a set of face images.
+
+    \b
+    Examples:
+      tinygan train --data demo --steps 200 --size 32
+      tinygan train --data faces.zip --epochs 10 --device gpu
+      tinygan train --resume runs/faces        # continue after a stop or a crash
+    """
+    from .. import parallel
+    from ..data import DataError, load_images
+    from ..train import TrainingError, read_config
+
+    try:
+        world = parallel.world()   # this process alone, or one of the ranks mpiexec started
+    except parallel.ParallelError as exc:
+        fail(str(exc))
+    if tf32:
+        enable_tf32()
+    device = device_or_fail(device)
+    if resume:
+        if not os.path.isdir(resume):
+            fail(f"--resume {resume}: no such run folder")
+        try:
+            config = read_config(resume)
+        except TrainingError as exc:
+            fail(str(exc))
+        if steps:
+            config["steps"] = steps
+        run_dir = resume
+    else:
+        if not data:
+            fail("--data is required (a zip, a folder, a .npy/.npz, or 'demo'); "
+                 "or --resume RUN_DIR")
+        if steps and epochs:
+            fail("give --steps or --epochs, not both")
+        name = name or f"{os.path.splitext(os.path.basename(data.rstrip('/')))[0]}-" \
+                        f"{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = out or os.path.join("runs", name)
+        if ckpt.list_checkpoints(run_dir):
+            fail(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+        config = dict(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
+                      nz=nz, ngf=ngf, ndf=ndf, batch=batch, lr=lr, beta1=beta1, beta2=0.999,
+                      real_label=real_label, label_noise=label_noise, flip=flip, ema=ema,
+                      seed=seed, steps=steps, epochs=epochs, log_every=log_every,
+                      sample_every=sample_every, ckpt_every=ckpt_every, keep=keep,
+                      demo_count=demo_count, init=init_from)
+    if inject_nan_at is not None:
+        config["inject_nan_at"] = inject_nan_at
+    config["on_nan"] = on_nan
+    if problem := world.argument_problem(config, run_dir):
+        fail(problem)
+
+    try:
+        images, report = load_images(config["data"], config["size"], demo_count=config["demo_count"],
+                                     seed=config["seed"],
+                                     progress_factory=lambda n: tqdm_bar(total=n, desc="decoding",
+                                                                         unit="img", leave=False))
+    except DataError as exc:
+        fail(str(exc))
+    click.echo(f"data: {report}, kept in memory as uint8 "
+               f"({images.nbytes / 2**20:.0f} MB)", err=True)
+    if report.n_skipped:
+        click.echo(f"warning: skipped {report.n_skipped} files that could not be used", err=True)
+    if problem := world.data_problem(images):
+        fail(problem)
+    if len(images) < config["batch"]:
+        fail(f"the data has {len(images)} images, fewer than one batch of {config['batch']}; "
+             "use a smaller --batch")
+    steps_per_epoch = len(images) // config["batch"]
+    total = config["steps"] or int(round((config["epochs"] or 25) * steps_per_epoch))
+
+    try:
+        with world.run_folder(run_dir):   # rank 0's alone when several ranks train
+            trainer = world.trainer(config, run_dir, images, device=device,
+                                    log=lambda m: click.echo(m, err=True))
+            if resume:
+                trainer.resume()
+            else:
+                if init_from:
+                    _init_from(trainer, init_from)
+                trainer.save_config()
+            if trainer.step >= total:
+                click.echo(f"{run_dir} is already at step {trainer.step} of {total}; "
+                           "pass a larger --steps to train on", err=True)
+                return
+            click.echo(f"training {run_dir}: step {trainer.step} -> {total} on {device} "
+                       f"({steps_per_epoch} steps per epoch)", err=True)
+            bar = tqdm_bar(total=total, initial=trainer.step, desc="train", unit="step")
+            try:
+                how = trainer.train(total, progress=bar)
+            finally:
+                bar.close()
+    except TrainingError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{run_dir}: {exc.strerror or exc}")
+    if how == "interrupted":
+        click.echo(f"stopped at step {trainer.step}; checkpoint saved. Continue with: "
+                   f"tinygan train --resume {run_dir}", err=True)
+        sys.exit(130)
+    click.echo(f"done: {run_dir} (step {trainer.step}). Sample with: tinygan sample "
+               f"--checkpoint {run_dir}", err=True)
+
+
+def _init_from(trainer, path):
+    """Copy G (and D, when the file has one) from a checkpoint or exported generator."""
+    from ..generate import NoModelError, find_checkpoint
+    try:
+        path = find_checkpoint(path)
+        arrays, meta = ckpt.load(path)
+    except (NoModelError, ckpt.CheckpointError) as exc:
+        fail(f"--init: {exc}")
+    for key in ("size", "nz", "ngf"):
+        if meta["config"].get(key) != trainer.config[key]:
+            fail(f"--init {path}: it was trained with --{key} {meta['config'].get(key)}, "
+                 f"this run uses {trainer.config[key]}")
+    gan = trainer.gan
+    # ckpt.load checked every array against the file's config, which matches this run's
+    g_state = ckpt.section(arrays, "G_ema") or ckpt.section(arrays, "G")
+    gan.G.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
+    gan.G_ema.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
+    d_state = ckpt.section(arrays, "D")
+    if d_state and meta["config"].get("ndf") == trainer.config["ndf"]:
+        gan.D.load_state_dict(d_state)
+    click.echo(f"initialised from {path}", err=True)
