@@ -18,6 +18,14 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.fixture(autouse=True)
+def decode_cache(tmp_path_factory, monkeypatch):
+    """Every test decodes into its own cache folder, never the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("TINYGAN_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def tiny_run(tmp_path):
     """A trained tiny run folder (6 steps on the demo faces)."""

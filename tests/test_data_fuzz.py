@@ -69,7 +69,7 @@ def load(source):
 # --------------------------------------------------------------------------------- decode
 def check_decoded(result):
     if isinstance(result, str):
-        assert result in ("unreadable", "too large")
+        assert result in ("unreadable", "too large", "too small")
     else:
         assert result.dtype == np.uint8 and result.shape == (SIZE, SIZE, 3)
 

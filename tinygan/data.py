@@ -1,36 +1,38 @@
-"""Training images: reading a zip, a folder, a .npy/.npz array or the built-in demo set, and
-serving shuffled batches.
+"""Training images: finding them in a zip, a tar, a folder, a .npy/.npz array or the built-in
+demo set, and decoding them once into the on-disk cache that training memory-maps.
 
-Everything is decoded once, up front, into one uint8 array in memory (22,969 faces at 64 px
-are 282 MB), so decoding never stalls a training step. Files that cannot be used are skipped
-and counted; if most of them fail, loading stops with a clear message instead.
+A zip, tar or folder is decoded on all cores into a uint8 file (see cache.py); later runs and
+resumes map that file instead of decoding again, and a changed source is decoded anew. A .npy
+of the right size is mapped directly. Files that cannot be used are skipped, counted by
+reason and named (LoadReport); if most of them fail, loading stops with a clear message.
 """
 
-import io
+import hashlib
 import os
-import queue
 import stat
-import threading
-import warnings
+import tarfile
+import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-# Pillow picks a decoder by the file's content, not its name: only these are allowed, so a file
-# named .png cannot reach a decoder for an exotic format (EPS, for one, runs Ghostscript)
-IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF")
-ARCHIVE_EXTENSIONS = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
-MAX_PIXELS = 40_000_000          # decompression-bomb guard: larger images are skipped
-MAX_FILE_BYTES = 64 * 2 ** 20     # no face crop is this big; a zip member claiming more is skipped
-MAX_IMAGES_BYTES = 8 * 2 ** 30    # decoded data must fit in memory
+from .batches import Batches  # noqa: F401  (re-exported: Batches used to live here)
+from .cache import CacheError, cache_path, decode_in_order, open_cache, workers_for, write_cache
+from .decode import MAX_PIXELS, decode, prepare_image  # noqa: F401  (re-exported)
 
-# decode() refuses images over MAX_PIXELS itself, well below Pillow's own bomb limit, so
-# Pillow's warning would only repeat that. It is silenced once here: warnings.catch_warnings()
-# around each decode is not thread-safe, and decoding runs in threads.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+ARCHIVE_EXTENSIONS = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+TAR_EXTENSIONS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+MAX_FILE_BYTES = 64 * 2 ** 20     # no face crop is this big; an archive member claiming more is skipped
+MAX_IMAGES_BYTES = 8 * 2 ** 30    # decoded without the cache, the data must fit in memory
+
+# why a file was skipped: the count's label, and the words used when the file is named
+NOT_IMAGE, NESTED, UNREADABLE = "non-image files", "nested archives (not unpacked)", "unreadable files"
+FILE_REASONS = {NOT_IMAGE: "not an image", NESTED: "an archive inside the data, not unpacked",
+                UNREADABLE: "unreadable", "too large": "too large",
+                "too small": "too small (short side under a quarter of --size)"}
+DECODE_REASONS = {"unreadable": UNREADABLE, "too large": "too large", "too small": "too small"}
 
 
 class DataError(ValueError):
@@ -38,18 +40,46 @@ class DataError(ValueError):
 
 
 class LoadReport:
-    """What happened while loading: how many images were used and why others were skipped."""
+    """What happened while loading: how many images were used, which files were skipped and
+    why, and where the decoded images live (the cache file, if any)."""
 
     def __init__(self):
         self.used = 0
-        self.skipped = {}   # reason -> count
+        self.skipped = {}         # reason -> count
+        self.skipped_files = []   # (file name, reason), in the order met
+        self.cache = None         # the decode cache file the images are mapped from
+        self.from_cache = False   # True: an earlier run's cache was reused, nothing decoded
+        self.why_decoded = None   # why the cache could not be reused
+        self.files_decoded = 0
+        self.decode_seconds = None
+        self.workers = None
 
-    def skip(self, reason):
+    def skip(self, reason, name=None):
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        if name is not None:
+            self.skipped_files.append((name, FILE_REASONS.get(reason, reason)))
 
     @property
     def n_skipped(self):
         return sum(self.skipped.values())
+
+    def first_skipped(self, n=3):
+        """'a.png (unreadable), b.txt (not an image) and 5 more'"""
+        named = ", ".join(f"{name} ({why})" for name, why in self.skipped_files[:n])
+        more = len(self.skipped_files) - n
+        return named + (f" and {more} more" if more > 0 else "")
+
+    def to_dict(self):
+        return dict(used=self.used, skipped=self.skipped,
+                    skipped_files=[list(x) for x in self.skipped_files],
+                    files_decoded=self.files_decoded, decode_seconds=self.decode_seconds,
+                    workers=self.workers)
+
+    def restore(self, saved):
+        self.used, self.skipped = saved["used"], dict(saved["skipped"])
+        self.skipped_files = [tuple(x) for x in saved["skipped_files"]]
+        self.files_decoded = saved.get("files_decoded", 0)
+        self.decode_seconds, self.workers = saved.get("decode_seconds"), saved.get("workers")
 
     def __str__(self):
         text = f"{self.used} images"
@@ -58,36 +88,23 @@ class LoadReport:
         return text
 
 
-def prepare_image(img, size):
-    """Any PIL image -> uint8 (size, size, 3): RGB, centre-cropped to a square, resized."""
-    if img.mode != "RGB":
-        # palette and alpha images go through RGBA so transparency becomes black, not noise
-        img = img.convert("RGBA").convert("RGB") if img.mode in ("P", "LA", "RGBA", "PA") \
-            else img.convert("RGB")
-    w, h = img.size
-    if w != h:
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.crop((left, top, left + side, top + side))
-    if img.size != (size, size):
-        img = img.resize((size, size), Image.LANCZOS if img.size[0] < size else Image.BICUBIC,
-                         reducing_gap=None if img.size[0] < size else 2.0)
-    return np.asarray(img, dtype=np.uint8)
-
-
-def decode(data, size):
-    """Bytes of one image file -> uint8 (size, size, 3), or a short reason string on failure."""
-    try:
-        img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
-        w, h = img.size
-        if w * h > MAX_PIXELS:   # checked on the header, before any pixel is decoded
-            return "too large"
-        img.load()
-        return prepare_image(img, size)
-    except Image.DecompressionBombError:
-        return "too large"
-    except Exception:   # any failure to decode, whatever the bytes, is a skip
-        return "unreadable"
+# ---------------------------------------------------------------------- what a source holds
+def _is_candidate(name, report, display, size_bytes=None):
+    """Sort one entry of a zip, tar or folder: True for an image to decode; else counted (or,
+    for hidden files, ignored)."""
+    base = os.path.basename(name)
+    lower = base.lower()
+    if not base or base.startswith("."):
+        return False
+    if lower.endswith(ARCHIVE_EXTENSIONS):
+        report.skip(NESTED, display)
+    elif not lower.endswith(IMAGE_EXTENSIONS):
+        report.skip(NOT_IMAGE, display)
+    elif size_bytes is not None and size_bytes > MAX_FILE_BYTES:
+        report.skip("too large", display)
+    else:
+        return True
+    return False
 
 
 def _zip_members(path, report):
@@ -95,43 +112,58 @@ def _zip_members(path, report):
         archive = zipfile.ZipFile(path)
     except Exception as exc:   # BadZipFile, and the odd ValueError or UnicodeDecodeError
         raise DataError(f"{path}: not a readable zip file ({exc})") from None
-    members = []
+    names, readers = [], []
     for info in archive.infolist():
         # folders end in '/' (not info.is_dir(): that fails on a damaged, empty name)
-        if info.filename.endswith("/") or os.path.basename(info.filename).startswith("."):
-            continue
-        if info.filename.lower().endswith(ARCHIVE_EXTENSIONS):
-            report.skip("nested archives (not unpacked)")
-        elif not info.filename.lower().endswith(IMAGE_EXTENSIONS):
-            report.skip("non-image files")
-        elif info.file_size > MAX_FILE_BYTES:
-            report.skip("too large")
-        else:
-            members.append(info)
-    return archive, members
+        if not info.filename.endswith("/") and \
+                _is_candidate(info.filename, report, info.filename, info.file_size):
+            names.append(info.filename)
+            readers.append(lambda info=info: _read_member(archive.open, info))
+    return names, readers
 
 
-def _read_member(archive, lock, info):
+def _tar_members(path, report):
     try:
-        with lock:   # one zip handle is not safe to read from several threads at once
-            with archive.open(info) as f:
-                return f.read(MAX_FILE_BYTES + 1)
-    except Exception:
+        archive = tarfile.open(path)   # any compression; reading all headers is one pass
+        members = archive.getmembers()
+    except Exception as exc:   # ReadError, EOFError, zlib and lzma errors
+        raise DataError(f"{path}: not a readable tar archive ({exc.__class__.__name__})") from None
+    names, readers = [], []
+    for member in members:
+        if member.isdir():
+            continue
+        if _is_candidate(member.name, report, member.name, member.size):
+            names.append(member.name)
+            # links and devices are never followed: extractfile() gives None, read as b""
+            readers.append(lambda m=member: _read_member(archive.extractfile, m))
+    return names, readers
+
+
+def _read_member(open_member, member):
+    try:
+        with open_member(member) as f:
+            return f.read(MAX_FILE_BYTES + 1)
+    except Exception:   # damaged data, a bad CRC, a link (None has no __enter__)
         return b""
 
 
-def _folder_files(path, report):
-    files = []
+def _walk(path):
+    """(full path, name relative to the folder) of every visible file, in sorted order."""
     for root, dirs, names in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
-            if name.startswith("."):
-                continue
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                files.append(os.path.join(root, name))
-            else:
-                report.skip("non-image files")
-    return files
+            if not name.startswith("."):
+                full = os.path.join(root, name)
+                yield full, os.path.relpath(full, path)
+
+
+def _folder_files(path, report):
+    names, readers = [], []
+    for full, relative in _walk(path):
+        if _is_candidate(relative, report, relative):
+            names.append(relative)
+            readers.append(lambda p=full: _read_file(p))
+    return names, readers
 
 
 def _read_file(path):
@@ -146,32 +178,145 @@ def _read_file(path):
         return b""
 
 
-def _decode_all(readers, size, report, progress=None):
-    """Read and decode in a small thread pool (Pillow releases the GIL while decoding)."""
+def fingerprint(source, kind):
+    """What must stay the same for a cache to be reused: a file's size and modification time;
+    for a folder, every file's name, size and time, hashed."""
+    path = os.path.abspath(source)
+    if kind != "folder":
+        st = os.stat(source)
+        return dict(kind=kind, path=path, bytes=st.st_size, mtime_ns=st.st_mtime_ns)
+    digest, count = hashlib.sha1(), 0
+    for full, relative in _walk(source):
+        try:
+            st = os.stat(full)
+            digest.update(f"{relative}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8",
+                                                                                "surrogateescape"))
+        except OSError:
+            digest.update(f"{relative}\0gone\n".encode("utf-8", "surrogateescape"))
+        count += 1
+    return dict(kind=kind, path=path, files=count, listing=digest.hexdigest())
+
+
+LISTERS = {"zip": _zip_members, "tar": _tar_members, "folder": _folder_files}
+
+
+def source_kind(source):
+    """'demo', 'folder', 'array', 'zip' or 'tar'; a DataError for anything else."""
+    lower = source.lower()
+    if source == "demo":
+        return "demo"
+    if not os.path.exists(source):
+        raise DataError(f"{source}: no such file or folder")
+    if os.path.isdir(source):
+        return "folder"
+    if lower.endswith((".npy", ".npz")):
+        return "array"
+    # by name first; then by content, tar before zip: a tar holding a zip can look like one
+    if lower.endswith(".zip"):
+        return "zip"
+    if lower.endswith(TAR_EXTENSIONS) or _is_tar(source):
+        return "tar"
+    if zipfile.is_zipfile(source):
+        return "zip"
+    if lower.endswith(IMAGE_EXTENSIONS):
+        raise DataError(f"{source}: a single image is not a data set; pass the folder or zip "
+                        "that holds the images")
+    raise DataError(f"{source}: not a zip, tar, folder, .npy or .npz file")
+
+
+def _is_tar(source):
+    try:
+        return tarfile.is_tarfile(source)
+    except Exception:
+        return False
+
+
+# ------------------------------------------------------------------------------- loading
+def load_images(source, size, progress_factory=None, demo_count=4096, seed=0, cache=True,
+                workers=None):
+    """Load a data set as uint8 (N, size, size, 3) and a LoadReport.
+
+    `source` is 'demo', a .zip, a .tar/.tar.gz/.tgz, a folder (searched recursively), or a
+    .npy/.npz array. Zips, tars and folders are decoded into the decode cache (cache=True)
+    and come back memory-mapped from it; with cache=False they are decoded into memory.
+    `progress_factory(total)` may return a tqdm-like bar for decoding; `workers` is the number
+    of decoding processes (default: every core).
+    """
+    report = LoadReport()
+    kind = source_kind(source)
+    if kind == "demo":
+        from .demo import demo_faces
+        images = demo_faces(demo_count, size=size, seed=seed)
+        report.used = len(images)
+        return images, report
+    if kind == "array":
+        return _load_array(source, size, report), report
+    prints = fingerprint(source, kind)
+    path = cache_path(source, size) if cache else None
+    if path:
+        images, footer = open_cache(path, prints, size)
+        if images is not None:
+            report.restore(footer["report"])
+            report.cache, report.from_cache = path, True
+            return images, report
+        report.why_decoded = footer   # open_cache says why it could not be used
+    names, readers = LISTERS[kind](source, report)
+    if not readers:
+        raise DataError(f"{source}: this {kind} contains no images ({IMAGE_EXTENSIONS[0]}, "
+                        f"{IMAGE_EXTENSIONS[2]}, ...)")
+    bar = progress_factory(len(readers)) if progress_factory else None
+    try:
+        images = _decode(source, names, readers, size, report, bar, workers, path, prints)
+    except CacheError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    return images, report
+
+
+def _decode(source, names, readers, size, report, bar, workers, path, prints):
+    """Decode every file, into the cache file at `path` (then mapped) or, without one, into
+    memory; fills in the report."""
+    def fill(write):
+        start, position = time.perf_counter(), 0
+        for images, outcomes in decode_in_order(readers, size, bar, workers):
+            for name, outcome in zip(names[position:position + len(outcomes)], outcomes):
+                if outcome is not None:
+                    report.skip(DECODE_REASONS[outcome], name)
+            position += len(outcomes)
+            report.used += len(images)
+            write(images)
+        report.files_decoded = len(readers)
+        report.decode_seconds = round(time.perf_counter() - start, 2)
+        report.workers = workers_for(len(readers), workers)
+        failed = len(readers) - report.used
+        if report.used == 0 or failed > len(readers) / 2:
+            raise DataError(f"{source}: {failed} of {len(readers)} image files could not be "
+                            "decoded; is this the right data?")
+        return report.used, report.to_dict()
+
+    if path:
+        write_cache(path, prints, size, len(readers), fill)
+        images, _ = open_cache(path, prints, size)
+        report.cache = path
+        return images
     if len(readers) * size * size * 3 > MAX_IMAGES_BYTES:
-        raise DataError(f"{len(readers)} images at {size} px do not fit in memory "
-                        f"({len(readers) * size * size * 3 / 2**30:.1f} GB); use a subset")
-    out = np.empty((len(readers), size, size, 3), dtype=np.uint8)
-    kept = 0
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for result in pool.map(lambda read: decode(read(), size), readers, chunksize=64):
-            if isinstance(result, str):
-                report.skip(result + " files" if result == "unreadable" else result)
-            else:
-                out[kept] = result
-                kept += 1
-            if progress is not None:
-                progress.update(1)
-    return out[:kept]
+        raise DataError(f"{source}: {len(readers)} images at {size} px do not fit in memory "
+                        f"({len(readers) * size * size * 3 / 2**30:.1f} GB); use the cache")
+    chunks = []
+    fill(chunks.append)
+    return np.concatenate(chunks)
 
 
 def _load_array(path, size, report):
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(path, mmap_mode="r", allow_pickle=False)   # a .npy is mapped, not read
         if isinstance(loaded, np.lib.npyio.NpzFile):
-            if not loaded.files:
-                raise DataError(f"{path}: the .npz holds no arrays")
-            arr = loaded[loaded.files[0]]   # read here: an .npz member is read lazily
+            with loaded:
+                if not loaded.files:
+                    raise DataError(f"{path}: the .npz holds no arrays")
+                arr = loaded[loaded.files[0]]   # read here: an .npz member is read lazily
         else:
             arr = loaded
     except DataError:
@@ -184,121 +329,6 @@ def _load_array(path, size, report):
         raise DataError(f"{path}: expected a uint8 array of shape (N, H, W, 3), "
                         f"got {arr.dtype} {arr.shape}")
     if arr.shape[1:3] != (size, size):
-        arr = np.stack([prepare_image(Image.fromarray(a), size) for a in arr])
+        arr = np.stack([prepare_image(Image.fromarray(np.asarray(a)), size) for a in arr])
     report.used = len(arr)
-    return np.ascontiguousarray(arr)
-
-
-def load_images(source, size, progress_factory=None, demo_count=4096, seed=0):
-    """Load a data set as uint8 (N, size, size, 3) and a LoadReport.
-
-    `source` is 'demo', a .zip, a folder (searched recursively), or a .npy/.npz array.
-    `progress_factory(total)` may return a tqdm-like bar for decoding.
-    """
-    report = LoadReport()
-    if source == "demo":
-        from .demo import demo_faces
-        images = demo_faces(demo_count, size=size, seed=seed)
-        report.used = len(images)
-        return images, report
-    if not os.path.exists(source):
-        raise DataError(f"{source}: no such file or folder")
-    lower = source.lower()
-    if os.path.isdir(source):
-        files = _folder_files(source, report)
-        readers = [lambda p=p: _read_file(p) for p in files]
-        what = "folder"
-    elif lower.endswith((".npy", ".npz")):
-        return _load_array(source, size, report), report
-    elif zipfile.is_zipfile(source) or lower.endswith(".zip"):
-        archive, members = _zip_members(source, report)
-        lock = threading.Lock()
-        readers = [lambda m=m: _read_member(archive, lock, m) for m in members]
-        what = "zip"
-    elif lower.endswith(IMAGE_EXTENSIONS):
-        raise DataError(f"{source}: a single image is not a data set; pass the folder or zip "
-                        "that holds the images")
-    else:
-        raise DataError(f"{source}: not a zip, folder, .npy or .npz file")
-    if not readers:
-        raise DataError(f"{source}: this {what} contains no images ({IMAGE_EXTENSIONS[0]}, "
-                        f"{IMAGE_EXTENSIONS[2]}, ...)")
-    bar = progress_factory(len(readers)) if progress_factory else None
-    try:
-        images = _decode_all(readers, size, report, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    report.used = len(images)
-    failed = len(readers) - len(images)
-    if len(images) == 0 or failed > len(readers) / 2:
-        raise DataError(f"{source}: {failed} of {len(readers)} image files could not be decoded; "
-                        "is this the right data?")
-    return images, report
-
-
-class Batches:
-    """Shuffled batches of a uint8 data set, as [-1, 1] floats, prepared in a background thread.
-
-    The batch of a given step depends only on (seed, step): the permutation of epoch e is drawn
-    from rng([seed, e]) and the flips of step t from rng([seed, t, 1]). That makes a resumed run
-    see exactly the batches an uninterrupted one would. The last partial batch of each epoch is
-    dropped, as in the usual DCGAN recipe.
-
-    With `share=(rank, ranks)` (data-parallel training, tinygan/parallel.py) the batch is
-    still drawn whole, and this process gets its slice `rank` of `ranks` equal slices.
-    """
-
-    def __init__(self, images, batch_size, seed=0, flip=False, dtype=np.float32, share=(0, 1)):
-        if len(images) < batch_size:
-            raise DataError(f"the data has {len(images)} images, fewer than one batch of "
-                            f"{batch_size}; use a smaller --batch")
-        self.images, self.batch_size, self.seed, self.flip, self.dtype = \
-            images, batch_size, seed, flip, dtype
-        self.steps_per_epoch = len(images) // batch_size
-        self._perm_epoch, self._perm = None, None
-        rank, ranks = share
-        part = batch_size // ranks
-        self.part = slice(rank * part, (rank + 1) * part)
-
-    def indices(self, step):
-        epoch, i = divmod(step, self.steps_per_epoch)
-        if self._perm_epoch != epoch:
-            self._perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
-            self._perm_epoch = epoch
-        return self._perm[i * self.batch_size:(i + 1) * self.batch_size]
-
-    def batch(self, step):
-        """(batch, size, size, 3) floats in [-1, 1] for training step `step` (this process's
-        slice of them)."""
-        x = self.images[self.indices(step)[self.part]]
-        if self.flip:
-            coins = np.random.default_rng([self.seed, step, 1]).random(self.batch_size)
-            flips = coins[self.part] < 0.5
-            x = np.where(flips[:, None, None, None], x[:, :, ::-1], x)
-        return x.astype(self.dtype) * self.dtype(2 / 255) - self.dtype(1)
-
-    def iterate(self, start_step, prefetch=2):
-        """Yield batches for start_step, start_step + 1, ... prepared one step ahead."""
-        q = queue.Queue(maxsize=prefetch)
-        stop = threading.Event()
-
-        def work():
-            step = start_step
-            while not stop.is_set():
-                item = self.batch(step)
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                step += 1
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        try:
-            while True:
-                yield q.get()
-        finally:
-            stop.set()
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
