@@ -30,6 +30,22 @@ def grid(images, ncols=None, pad=2, background=255):
     return out
 
 
+def enlarge(picture, factor):
+    """Scale a uint8 picture up by a whole factor, each pixel becoming a factor x factor block
+    (even for any size, unlike resizing to a fixed size)."""
+    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
+
+
+def tile_spread(images):
+    """How different the tiles of a grid are at a glance: the standard deviation across
+    images of their 4x4 average colours, in grey levels. Real faces give ~40; an untrained
+    generator, whose output hardly depends on its noise yet, gives ~2."""
+    n, h, w, c = images.shape
+    coarse = images[:, :h - h % 4, :w - w % 4].astype(np.float32)
+    coarse = coarse.reshape(n, 4, h // 4, 4, w // 4, c).mean(axis=(2, 4))
+    return float(coarse.std(axis=0).mean())
+
+
 def save_png(array, path):
     """Write a uint8 picture atomically (a reader never sees half a file)."""
     tmp = f"{path}.tmp"

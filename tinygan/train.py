@@ -2,9 +2,11 @@
 
 A run folder holds:
     config.json        everything needed to rebuild the run
-    log.csv            one row per logging interval
-    events.log         warnings and notable events (NaN, mode-collapse signs, resumes)
-    real.png           a grid of training images as the model sees them
+    log.csv            one row per logging interval; time_s counts seconds of training since
+                       the run started, across resumes
+    events.log         the data used and the files skipped, resumes, and warnings (NaN,
+                       mode-collapse signs); written only when something happens
+    real.png           up to 64 training images as the model sees them (from the first batches)
     progress/*.png     fixed-noise samples every `sample_every` steps; progress.gif animates them
     ckpt_<step>.npz    the newest `keep` checkpoints (see checkpoint.py)
     lock               held while a training process runs in this folder
@@ -20,9 +22,8 @@ What can go wrong in a long run, and what happens then:
 """
 
 import csv
-import fcntl
-import json
 import os
+import shlex
 import signal
 import time
 
@@ -30,49 +31,29 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .backend import to_device, to_host
-from .data import Batches
+from .batches import Batches
 from .gan import GAN, recalibrate_batchnorm
-from .images import grid, save_gif, save_png, to_uint8
+from .images import grid, save_gif, save_png, tile_spread, to_uint8
+from .runfolder import (  # noqa: F401  (RunLock, read_config, ... are used through this module too)
+    DEFAULT_EPOCHS,
+    RunLock,
+    TrainingError,
+    planned_steps,
+    read_config,
+    resume_point,
+    write_config,
+)
 
 LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "time_s"]
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on; the message says why and what to do."""
 
 
 class Diverged(TrainingError):
     """A loss or a weight became NaN or inf."""
 
 
+ALIKE_SPREAD = 8      # tile_spread() below this: a progress grid's tiles look the same
+EARLY_STEPS = 2000    # ... which, this early in a run, is the untrained G, not a fault
 MAX_ROLLBACKS = 3   # with --on-nan rollback: a run that keeps diverging at 1/8 of its lr stops
-
-
-class RunLock:
-    """An exclusive lock on a run folder, so two trainings never write into the same one.
-    The kernel drops it when the process dies, even by kill -9."""
-
-    def __init__(self, run_dir):
-        self.path = os.path.join(run_dir, "lock")
-        self.file = None
-
-    def __enter__(self):
-        self.file = open(self.path, "a+")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.file.close()
-            raise TrainingError(f"{os.path.dirname(self.path)} is in use by another training "
-                                "process; wait for it to finish or choose another --out") from None
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(str(os.getpid()))
-        self.file.flush()
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.file, fcntl.LOCK_UN)
-        self.file.close()
 
 
 def fixed_noise(config, n=64):
@@ -92,7 +73,10 @@ class Trainer:
         self.gan = self.new_gan()
         self.batches = Batches(images, config["batch"], seed=config["seed"], flip=config["flip"])
         self.step = 0
+        self.time_before = 0.0   # seconds trained before this process, from the checkpoint
+        self._clock = None       # perf_counter() when this process began to train
         self._stop_signal = None
+        self._explained_alike = False
         self.rollbacks = 0
         # fault injection for the tests: fires once, and is not stored in config.json or in
         # checkpoints, so a resumed run trains normally
@@ -111,13 +95,9 @@ class Trainer:
     def save_config(self):
         write_config(self.run_dir, self.config)
 
-    def save_real_grid(self):
-        save_png(grid(to_uint8(self.batches.batch(0)[:64]), 8),
-                 os.path.join(self.run_dir, "real.png"))
-
     # -- checkpoints ---------------------------------------------------------------------
     def meta(self):
-        return dict(config=self.config, step=self.step,
+        return dict(config=self.config, step=self.step, time_s=round(self.elapsed(), 1),
                     epoch=self.step / self.batches.steps_per_epoch,
                     steps_per_epoch=self.batches.steps_per_epoch, seed=self.config["seed"],
                     rng="per-step: numpy default_rng([seed, step, 2]) and ([seed, epoch])")
@@ -153,6 +133,8 @@ class Trainer:
                 self.event(f"skipping unusable checkpoint: {exc}")
                 continue
             self.step = self.gan.steps_done = int(meta["step"])
+            if self._clock is None:   # a rollback keeps the clock of the steps it discards
+                self.time_before = float(meta.get("time_s", 0.0))
             self._trim_log()
             self.event(f"resumed from {os.path.basename(path)} at step {self.step}")
             return path
@@ -163,11 +145,25 @@ class Trainer:
         return None
 
     # -- logging -------------------------------------------------------------------------
-    def event(self, message, echo=True):
+    def elapsed(self):
+        """Seconds of training since the run started, continuing across resumes."""
+        running = time.perf_counter() - self._clock if self._clock is not None else 0.0
+        return self.time_before + running
+
+    def event(self, message, echo=True, details=()):
+        """Append a line (and, indented below it, `details`) to events.log."""
         with open(os.path.join(self.run_dir, "events.log"), "a") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} step {self.step}: {message}\n")
+            f.writelines(f"    {line}\n" for line in details)
         if echo:
             self.log(message)
+
+    def log_data(self, report, name_skipped=True):
+        """The data used, and (name_skipped) every skipped file with its reason."""
+        where = f", mapped from {report.cache}" if report.cache else ""
+        details = [f"skipped {name}: {why}" for name, why in report.skipped_files] \
+            if name_skipped else []
+        self.event(f"data: {self.config['data']}: {report}{where}", echo=False, details=details)
 
     def _trim_log(self):
         """Drop log rows past the step resumed from: those steps are trained, and logged, again."""
@@ -207,7 +203,30 @@ class Trainer:
         images = to_uint8(to_host(G.forward(z, train=False)))
         folder = os.path.join(self.run_dir, "progress")
         os.makedirs(folder, exist_ok=True)
-        save_png(grid(images, 8), os.path.join(folder, f"step_{self.step:08d}.png"))
+        name = f"step_{self.step:08d}.png"
+        save_png(grid(images, 8), os.path.join(folder, name))
+        self._explain_alike_tiles(images, name)
+
+    def _explain_alike_tiles(self, images, name):
+        """Say, once, why a grid's tiles all look the same, so it is not taken for a bug."""
+        spread = tile_spread(images)
+        if spread >= ALIKE_SPREAD or self._explained_alike:
+            return
+        self._explained_alike = True
+        why = ("an untrained generator barely uses its noise input yet, so every tile shows "
+               "the same grey pattern; faces, and differences between them, come after a few "
+               "hundred steps" if self.step <= EARLY_STEPS else
+               "G may have collapsed to a single output (see D(x) and D(G(z)) in log.csv)")
+        self.event(f"note: the 64 tiles of progress/{name} are nearly alike (spread "
+                   f"{spread:.1f} grey levels, real faces ~40): {why}")
+
+    def save_real_grid(self, n=64):
+        """Up to n training images as the model sees them, from the first batches (one batch
+        of a small --batch would leave most of the grid blank)."""
+        count = min(n, self.batches.steps_per_epoch * self.batches.batch_size)
+        steps = -(-count // self.batches.batch_size)
+        images = np.concatenate([self.batches.batch(s) for s in range(steps)])[:count]
+        save_png(grid(to_uint8(images), min(8, count)), os.path.join(self.run_dir, "real.png"))
 
     def save_progress_gif(self):
         from PIL import Image
@@ -239,6 +258,8 @@ class Trainer:
         c = self.config
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            if self._clock is None:
+                self._clock = time.perf_counter()
             if self.step == 0:
                 self.save_real_grid()
             while True:
@@ -259,8 +280,8 @@ class Trainer:
                             from None
                     raise Diverged(f"step {self.step}: {exc}: the run diverged; "
                                    f"{self._resume_point()}. To go on, halving the learning rate "
-                                   f"whenever it diverges: tinygan train --resume {self.run_dir} "
-                                   "--on-nan rollback") from None
+                                   f"whenever it diverges: tinygan train --resume "
+                                   f"{shlex.quote(self.run_dir)} --on-nan rollback") from None
             interrupted = self._stop_signal is not None
             if not interrupted and self.step % c["sample_every"] != 0:
                 self.save_progress_grid()
@@ -299,7 +320,8 @@ class Trainer:
                     now = time.perf_counter()
                     row = dict(step=self.step, epoch=round(self.step / self.batches.steps_per_epoch, 3),
                                images_per_s=round(n_logged * c["batch"] / (now - t_last), 1),
-                               time_s=round(now, 1), **{k: round(v, 5) for k, v in means.items()})
+                               time_s=round(self.elapsed(), 1),
+                               **{k: round(v, 5) for k, v in means.items()})
                     self.write_log_row(row)
                     if progress is not None:
                         progress.set_postfix(D=f"{means['loss_d']:.3f}", G=f"{means['loss_g']:.3f}",
@@ -350,21 +372,3 @@ class Trainer:
         self.gan = self.new_gan()
         self.step = 0
         self.resume()
-
-
-def write_config(run_dir, config):
-    path = os.path.join(run_dir, "config.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
-
-
-def read_config(run_dir):
-    path = os.path.join(run_dir, "config.json")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise TrainingError(f"{run_dir}: not a run folder (no config.json)") from None
-    except ValueError:
-        raise TrainingError(f"{path}: not valid JSON") from None

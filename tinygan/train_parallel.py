@@ -81,9 +81,9 @@ class ParallelTrainer(Trainer):
         return how
 
     # -- the run folder belongs to rank 0 --------------------------------------------------
-    def event(self, message, echo=True):
+    def event(self, message, echo=True, **kw):
         if self.owner:
-            super().event(message, echo)
+            super().event(message, echo, **kw)
 
     def _trim_log(self):
         if self.owner:

@@ -3,33 +3,44 @@
 import os
 import sys
 import time
+from shlex import quote
 
 import click
 import numpy as np
 
 from .. import checkpoint as ckpt
 from ..backend import enable_tf32
+from ..cache import mapping_of
+from ..runfolder import DEFAULT_EPOCHS
 from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
 
 
 @main.command()
-@click.option("--data", help="Training images: a .zip, a folder (searched recursively), a "
-              ".npy/.npz uint8 array (N,H,W,3), or 'demo' for built-in drawn faces.")
+@click.option("--data", help="Training images: a .zip, a .tar/.tar.gz/.tgz, a folder (searched "
+              "recursively), a .npy/.npz uint8 array (N,H,W,3), or 'demo' for built-in drawn "
+              "faces. Decoded once into a cache that later runs reuse (see 'Data' above).")
 @click.option("--size", type=click.Choice(["32", "64", "96", "128"]), default="64",
               show_default=True, help="Image size in pixels (square).")
-@click.option("--steps", type=click.IntRange(min=1), help="Train this many steps in total "
-              "(one step = one D and one G update).")
+@click.option("--steps", type=click.IntRange(min=1), help="Train until the run has done this "
+              "many steps in all (one step = one D and one G update). With --resume too it "
+              "is the run's total, not steps to add: see --more-steps.")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True),
-              help="Or: this many passes over the data.")
-@click.option("--batch", type=click.IntRange(min=2), default=64, show_default=True)
+              help="Or: this many passes over the data in all. Given neither --steps nor "
+              f"--epochs, a run trains {DEFAULT_EPOCHS} epochs.")
+@click.option("--more-steps", type=click.IntRange(min=1), help="With --resume: train this "
+              "many steps past the newest checkpoint.")
+@click.option("--batch", type=click.IntRange(min=2), default=64, show_default=True,
+              help="Images per training step, for D and for G.")
 @click.option("--nz", type=click.IntRange(min=1), default=100, show_default=True,
               help="Length of the noise vector.")
 @click.option("--ngf", type=click.IntRange(min=4), default=64, show_default=True,
               help="Generator width (channels of its last hidden layer).")
 @click.option("--ndf", type=click.IntRange(min=4), default=64, show_default=True,
               help="Discriminator width (channels of its first layer).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
-@click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True,
+              help="Adam's learning rate, for D and for G.")
+@click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Adam's first-moment decay (DCGAN uses 0.5, not the usual 0.9).")
 @click.option("--real-label", type=click.FloatRange(0.5, 1), default=1.0, show_default=True,
               help="D's target for real images; 0.9 is one-sided label smoothing.")
 @click.option("--label-noise", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
@@ -39,7 +50,9 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.999,
               show_default=True, help="Decay of the generator's moving average (used for "
               "samples); 0 turns it off.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the initial weights, the batches, flips and noise: the same seed and "
+              "data train the same model on the CPU.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<name>].")
 @click.option("--name", help="Run name under runs/ [default: data name and time].")
 @click.option("--resume", type=click.Path(file_okay=False),
@@ -47,7 +60,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
 @click.option("--init", "init_from", type=click.Path(dir_okay=True),
               help="Start from this checkpoint, run folder or exported generator "
               "(fine-tuning); optimizer state starts fresh.")
-@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Steps per row of log.csv and per update of the progress bar's numbers.")
 @click.option("--sample-every", type=click.IntRange(min=1), default=250, show_default=True,
               help="Steps between fixed-noise progress grids.")
 @click.option("--ckpt-every", type=click.IntRange(min=1), default=250, show_default=True,
@@ -63,20 +77,33 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
               show_default=True, help="When a loss or weight becomes NaN/inf: stop, or reload "
               "the last good checkpoint, halve the learning rate and go on.")
 @DEVICE_OPTION
-def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label, label_noise,
-          flip, ema, seed, out, name, resume, init_from, log_every, sample_every, ckpt_every,
-          keep, demo_count, tf32, inject_nan_at, on_nan, device):
+def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, lr, beta1, real_label,
+          label_noise, flip, ema, seed, out, name, resume, init_from, log_every, sample_every,
+          ckpt_every, keep, demo_count, tf32, inject_nan_at, on_nan, device):
     """Train a DCGAN on a set of face images.
 
     \b
     Examples:
       tinygan train --data demo --steps 200 --size 32
       tinygan train --data faces.zip --epochs 10 --device gpu
-      tinygan train --resume runs/faces        # continue after a stop or a crash
+      tinygan train --resume runs/faces                  # continue after a stop or a crash
+      tinygan train --resume runs/faces --more-steps 1000
+
+    \b
+    The progress bar shows, averaged over --log-every steps (all are in log.csv too):
+      D    D's loss on real plus generated images (1.39 = 2 ln 2 if it only guesses)
+      G    G's loss (low when D takes its faces for real)
+      Dx   D's mean output on real images (1 = sure they are real)
+      DGz  D's mean output on generated images (0 = sure they are fake)
+      ips  training images per second
+
+    \b
+    Data: a zip, tar or folder is decoded once, on all cores, into a uint8 file in
+    $TINYGAN_CACHE (default ~/.cache/tinygan) and memory-mapped from there, so memory does
+    not grow with the data set; later runs and resumes reuse it until the source changes.
     """
     from .. import parallel
-    from ..data import DataError, load_images
-    from ..train import TrainingError, read_config
+    from ..runfolder import TrainingError, planned_steps
 
     try:
         world = parallel.world()   # this process alone, or one of the ranks mpiexec started
@@ -85,27 +112,21 @@ def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label,
     if tf32:
         enable_tf32()
     device = device_or_fail(device)
+    if more_steps and not resume:
+        fail("--more-steps needs --resume RUN_DIR; a new run takes --steps")
+    if sum(bool(x) for x in (steps, epochs, more_steps)) > 1:
+        fail("give one of --steps, --epochs and --more-steps, not several")
     if resume:
-        if not os.path.isdir(resume):
-            fail(f"--resume {resume}: no such run folder")
-        try:
-            config = read_config(resume)
-        except TrainingError as exc:
-            fail(str(exc))
-        if steps:
-            config["steps"] = steps
-        run_dir = resume
+        run_dir, config = resume, _resume_config(resume, steps, epochs, more_steps)
     else:
         if not data:
-            fail("--data is required (a zip, a folder, a .npy/.npz, or 'demo'); "
+            fail("--data is required (a zip, a tar, a folder, a .npy/.npz, or 'demo'); "
                  "or --resume RUN_DIR")
-        if steps and epochs:
-            fail("give --steps or --epochs, not both")
         name = name or f"{os.path.splitext(os.path.basename(data.rstrip('/')))[0]}-" \
                         f"{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = out or os.path.join("runs", name)
         if ckpt.list_checkpoints(run_dir):
-            fail(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+            fail(f"{run_dir} already holds a run; use --resume {quote(run_dir)} or another --out")
         config = dict(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
                       nz=nz, ngf=ngf, ndf=ndf, batch=batch, lr=lr, beta1=beta1, beta2=0.999,
                       real_label=real_label, label_noise=label_noise, flip=flip, ema=ema,
@@ -118,41 +139,30 @@ def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label,
     if problem := world.argument_problem(config, run_dir):
         fail(problem)
 
-    try:
-        images, report = load_images(config["data"], config["size"], demo_count=config["demo_count"],
-                                     seed=config["seed"],
-                                     progress_factory=lambda n: tqdm_bar(total=n, desc="decoding",
-                                                                         unit="img", leave=False))
-    except DataError as exc:
-        fail(str(exc))
-    click.echo(f"data: {report}, kept in memory as uint8 "
-               f"({images.nbytes / 2**20:.0f} MB)", err=True)
-    if report.n_skipped:
-        click.echo(f"warning: skipped {report.n_skipped} files that could not be used", err=True)
+    images, report = _load_data(config)
     if problem := world.data_problem(images):
         fail(problem)
-    if len(images) < config["batch"]:
-        fail(f"the data has {len(images)} images, fewer than one batch of {config['batch']}; "
-             "use a smaller --batch")
     steps_per_epoch = len(images) // config["batch"]
-    total = config["steps"] or int(round((config["epochs"] or 25) * steps_per_epoch))
-
+    total = planned_steps(config, steps_per_epoch)
     try:
         with world.run_folder(run_dir):   # rank 0's alone when several ranks train
             trainer = world.trainer(config, run_dir, images, device=device,
                                     log=lambda m: click.echo(m, err=True))
             if resume:
                 trainer.resume()
-            else:
-                if init_from:
-                    _init_from(trainer, init_from)
-                trainer.save_config()
-            if trainer.step >= total:
-                click.echo(f"{run_dir} is already at step {trainer.step} of {total}; "
-                           "pass a larger --steps to train on", err=True)
-                return
+                _stop_if_finished(run_dir, trainer.step, total)   # the data shrank since
+            elif init_from:
+                _init_from(trainer, init_from)
+            trainer.save_config()
+            # a resume that reused the cache saw the same files the run's start named
+            trainer.log_data(report, name_skipped=not (resume and report.from_cache))
+            if report.n_skipped:
+                click.echo(f"warning: skipped {report.n_skipped} files: "
+                           f"{report.first_skipped()}; all are named in "
+                           f"{os.path.join(run_dir, 'events.log')}", err=True)
             click.echo(f"training {run_dir}: step {trainer.step} -> {total} on {device} "
                        f"({steps_per_epoch} steps per epoch)", err=True)
+            click.echo(BAR_LEGEND, err=True)
             bar = tqdm_bar(total=total, initial=trainer.step, desc="train", unit="step")
             try:
                 how = trainer.train(total, progress=bar)
@@ -164,10 +174,79 @@ def train(data, size, steps, epochs, batch, nz, ngf, ndf, lr, beta1, real_label,
         fail(f"{run_dir}: {exc.strerror or exc}")
     if how == "interrupted":
         click.echo(f"stopped at step {trainer.step}; checkpoint saved. Continue with: "
-                   f"tinygan train --resume {run_dir}", err=True)
+                   f"tinygan train --resume {quote(run_dir)}", err=True)
         sys.exit(130)
     click.echo(f"done: {run_dir} (step {trainer.step}). Sample with: tinygan sample "
-               f"--checkpoint {run_dir}", err=True)
+               f"--checkpoint {quote(run_dir)}", err=True)
+
+
+BAR_LEGEND = ("progress bar: D, G = the two losses; Dx, DGz = D's output on real and on "
+              "generated images; ips = images per second (tinygan train --help explains)")
+
+
+def _resume_config(run_dir, steps, epochs, more_steps):
+    """The config of a run to resume, with its new length; exits before any data is decoded
+    (and before events.log is touched) when there is nothing left to train."""
+    from ..runfolder import TrainingError, planned_steps, read_config, resume_point
+    if not os.path.isdir(run_dir):
+        fail(f"--resume {run_dir}: no such run folder")
+    try:
+        config = read_config(run_dir)
+        start, meta = resume_point(run_dir)
+    except TrainingError as exc:
+        fail(str(exc))
+    if steps and steps < start:
+        fail(f"{run_dir} is at step {start}, past --steps {steps}: --steps is the run's total; "
+             f"to train {steps} steps more, use --more-steps {steps}")
+    if more_steps:
+        config["steps"] = start + more_steps
+    elif steps:
+        config["steps"] = steps
+    elif epochs:
+        config["steps"], config["epochs"] = None, epochs
+    if meta is not None and meta.get("steps_per_epoch"):
+        _stop_if_finished(run_dir, start, planned_steps(config, meta["steps_per_epoch"]))
+    return config
+
+
+def _stop_if_finished(run_dir, step, total):
+    if step >= total:
+        click.echo(f"{run_dir} is at step {step} of {total}: nothing to train. To train on: "
+                   f"tinygan train --resume {quote(run_dir)} --more-steps N", err=True)
+        sys.exit(0)
+
+
+def _load_data(config):
+    """Decode (or map from the cache) the run's images, saying where they come from."""
+    from ..data import DataError, load_images
+    try:
+        images, report = load_images(
+            config["data"], config["size"], demo_count=config["demo_count"],
+            seed=config["seed"],
+            progress_factory=lambda n: tqdm_bar(total=n, desc="decoding (once, into the cache)",
+                                                unit="img", leave=False))
+    except DataError as exc:
+        fail(str(exc))
+    click.echo(f"data: {report}; {describe_storage(report, images)}", err=True)
+    if len(images) < config["batch"]:
+        fail(f"the data has {len(images)} images, fewer than one batch of {config['batch']}; "
+             "use a smaller --batch")
+    return images, report
+
+
+def describe_storage(report, images):
+    """Where the images live: the decode cache (reused or just built), a mapped .npy, memory."""
+    if report.cache and report.from_cache:
+        return f"memory-mapped from the decode cache {report.cache}"
+    if report.cache:
+        seconds = max(report.decode_seconds, 1e-3)
+        why = f" ({report.why_decoded})" if report.why_decoded != "no cache yet" else ""
+        return (f"decoded{why} in {seconds:.1f} s ({report.files_decoded / seconds:.0f} "
+                f"images/s on {report.workers} processes) into the cache {report.cache} "
+                f"({images.nbytes / 2**20:.0f} MB), which later runs reuse")
+    if mapping_of(images) is not None:
+        return "memory-mapped from the file"
+    return f"in memory as uint8 ({images.nbytes / 2**20:.0f} MB)"
 
 
 def _init_from(trainer, path):

@@ -1,0 +1,82 @@
+"""The run folder's files that are not the training loop's: its lock, its config, where a
+resume starts, and how long a run is."""
+
+import fcntl
+import json
+import os
+
+from . import checkpoint as ckpt
+
+DEFAULT_EPOCHS = 25   # the length of a run given neither steps nor epochs
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what to do."""
+
+
+class RunLock:
+    """An exclusive lock on a run folder, so two trainings never write into the same one.
+    The kernel drops it when the process dies, even by kill -9."""
+
+    def __init__(self, run_dir):
+        self.path = os.path.join(run_dir, "lock")
+        self.file = None
+
+    def __enter__(self):
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise TrainingError(f"{os.path.dirname(self.path)} is in use by another training "
+                                "process; wait for it to finish or choose another --out") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(str(os.getpid()))
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+
+
+def planned_steps(config, steps_per_epoch):
+    """The step a run trains to: its --steps, else its --epochs (default 25) of the data."""
+    if config.get("steps"):
+        return config["steps"]
+    return int(round((config.get("epochs") or DEFAULT_EPOCHS) * steps_per_epoch))
+
+
+def resume_point(run_dir):
+    """(step, checkpoint meta) of the newest checkpoint that loads, (0, None) without any;
+    the files are only read, nothing is logged. TrainingError if none of several loads."""
+    found = ckpt.list_checkpoints(run_dir)
+    problems = []
+    for path in found:
+        try:
+            _, meta = ckpt.load(path)
+            return int(meta["step"]), meta
+        except (ckpt.CheckpointError, KeyError, ValueError, TypeError) as exc:
+            problems.append(str(exc))
+    if problems:
+        raise TrainingError("no usable checkpoint in " + run_dir + ": " + problems[0])
+    return 0, None
+
+
+def write_config(run_dir, config):
+    path = os.path.join(run_dir, "config.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def read_config(run_dir):
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise TrainingError(f"{run_dir}: not a run folder (no config.json)") from None
+    except ValueError:
+        raise TrainingError(f"{path}: not valid JSON") from None
