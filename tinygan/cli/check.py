@@ -9,15 +9,17 @@ import numpy as np
 from . import DEVICE_OPTION, device_or_fail, fail, load_or_fail, main
 
 
-@main.command("eval")
+@main.command("eval", short_help="Score generated faces against real ones (SWD).")
 @click.option("--checkpoint", help="Checkpoint file or run folder to score [default: as for "
               "sample].")
-@click.option("--samples", help="Score these images instead of a model: a folder, zip or "
+@click.option("--samples", help="Score these images instead of a model: a folder, zip, tar or "
               ".npy/.npz of uint8 (N,H,W,3).")
-@click.option("--data", required=True, help="The real images to compare with.")
+@click.option("--data", required=True, help="The real images to compare with (as for train "
+              "--data; decoded through the same cache).")
 @click.option("-n", "n", type=click.IntRange(min=16), default=2048, show_default=True,
               help="Images per set.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Picks the generated faces and the two real subsets.")
 @click.option("--train-mode-bn", is_flag=True, help="Generate with batch statistics "
               "instead of running statistics.")
 @click.option("--size", type=click.Choice(["32", "64", "96", "128"]), default="64",
@@ -32,9 +34,11 @@ def evaluate(checkpoint, samples, data, n, seed, train_mode_bn, size, as_json, d
     from ..data import DataError, load_images
     from ..swd import swd
     device = device_or_fail(device)
+    size = int(size)   # click hands a Choice over as the string it matched
     if samples:
         try:
-            fake, _ = load_images(samples, int(size))
+            # sample sets are small and rewritten often: decoded in memory, not cached
+            fake, _ = load_images(samples, size, cache=False)
         except DataError as exc:
             fail(str(exc))
         what = samples
@@ -68,8 +72,10 @@ def evaluate(checkpoint, samples, data, n, seed, train_mode_bn, size, as_json, d
         click.echo(f"{label:<18}" + "".join(f"{r[lv]:8.2f}" for lv in levels) + f"{r['avg']:8.2f}")
 
 
-@main.command()
-@click.option("--tol", type=float, default=1e-6, show_default=True)
+@main.command(short_help="Check every backward pass against finite differences.")
+@click.option("--tol", type=float, default=1e-6, show_default=True,
+              help="Largest relative error between a backward pass and finite differences "
+              "that counts as a pass.")
 def gradcheck(tol):
     """Check every layer's backward pass against finite differences (float64)."""
     from ..gradcheck import run_all

@@ -12,7 +12,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, load_or_fail, main
 @click.option("-n", "n", type=int, default=64, show_default=True, help="How many faces.")
 @click.option("--checkpoint", help="Checkpoint file or run folder [default: the newest run "
               "under runs/, else the shipped pretrained model].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Picks the noise: the same seed draws the same faces.")
 @click.option("--out", default="samples.png", show_default=True, help="Grid PNG to write.")
 @click.option("--separate", type=click.Path(file_okay=False),
               help="Also write one PNG per face into this folder (avatars).")
@@ -50,29 +51,34 @@ def sample(n, checkpoint, seed, out, separate, truncation, best, cols, device):
                + (f" and {len(faces)} PNGs in {separate}" if separate else ""), err=True)
 
 
-@main.command()
+@main.command(short_help="A GIF walking latent space between the faces of two seeds.")
 @click.argument("seed_a", type=int)
 @click.argument("seed_b", type=int)
 @click.option("--checkpoint", help="Checkpoint file or run folder [default: as for sample].")
-@click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True)
-@click.option("--out", default="interpolation.gif", show_default=True)
+@click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True,
+              help="Frames from A to B. The GIF walks back to A too, so it holds "
+              "2 x FRAMES - 2 frames in all (94 for 48).")
+@click.option("--scale", type=click.IntRange(min=1), help="Enlarge each frame this many "
+              "times, pixel for pixel [default: to 128 px or more, e.g. 4 for 32 px, 2 for "
+              "64 px, 1 for 96 px].")
+@click.option("--out", default="interpolation.gif", show_default=True, help="GIF to write.")
 @DEVICE_OPTION
-def interpolate(seed_a, seed_b, checkpoint, frames, out, device):
+def interpolate(seed_a, seed_b, checkpoint, frames, scale, out, device):
     """A GIF walking latent space from the face of SEED_A to that of SEED_B and back."""
-    from PIL import Image
-
     from ..generate import generate, latent, slerp
-    from ..images import save_gif
+    from ..images import enlarge, save_gif
     device = device_or_fail(device)
     path, G, _, meta = load_or_fail(checkpoint, device)
-    nz = meta["config"]["nz"]
+    nz, size = meta["config"]["nz"], meta["config"]["size"]
     a, b = latent(seed_a, 1, nz)[0], latent(seed_b, 1, nz)[0]
     ts = np.linspace(0, 1, frames)
     z = np.stack([slerp(a, b, t) for t in np.concatenate([ts, ts[::-1][1:-1]])]).astype(np.float32)
-    faces = generate(G, z, device)
-    big = [np.asarray(Image.fromarray(f).resize((128, 128), Image.NEAREST)) for f in faces]
+    scale = scale or max(1, -(-128 // size))
+    pictures = [enlarge(face, scale) for face in generate(G, z, device)]
     try:
-        save_gif(big, out, duration_ms=60, last_frame_ms=60)
+        save_gif(pictures, out, duration_ms=60, last_frame_ms=60)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")
-    click.echo(f"wrote {out} ({len(big)} frames from {path})", err=True)
+    click.echo(f"wrote {out}: {len(pictures)} frames ({frames} from seed {seed_a} to "
+               f"{seed_b} and back), {size * scale} px ({size} px x{scale}), from {path}",
+               err=True)

@@ -1,4 +1,5 @@
-"""`tinygan info` and `tinygan export`: looking into checkpoints and writing generator files."""
+"""`tinygan info`, `tinygan runs` and `tinygan export`: looking into checkpoints and run
+folders, writing generator files."""
 
 import json
 import os
@@ -10,10 +11,13 @@ from .. import checkpoint as ckpt
 from . import fail, main
 
 
-@main.command()
-@click.argument("checkpoint")
+@main.command(short_help="A checkpoint's config, step and parameter counts.")
+@click.argument("checkpoint", required=False)
 def info(checkpoint):
-    """Print a checkpoint's config, the step reached and parameter counts."""
+    """Print a checkpoint's config, the step reached and parameter counts.
+
+    CHECKPOINT is a checkpoint file, a run folder (its newest checkpoint) or an exported
+    generator; without it, the newest run under runs/ (else the shipped model)."""
     from ..generate import NoModelError, find_checkpoint
     from ..models import discriminator, generator
     try:
@@ -23,12 +27,11 @@ def info(checkpoint):
         fail(str(exc))
     config = meta.get("config", {})
     click.echo(f"file: {path}")
-    click.echo(f"step: {meta.get('step')}  epoch: {meta.get('epoch', 0):.2f}")
-    for part in ("G", "G_ema", "D"):
-        count = sum(v.size for k, v in ckpt.section(arrays, part).items()
-                    if not k.endswith(("running_mean", "running_var")))
-        if count:
-            click.echo(f"{part}: {count:,} parameters")
+    # an exported generator from before exports kept the epoch has none: say nothing then
+    epoch = f"  epoch: {meta['epoch']:.2f}" if "epoch" in meta else ""
+    click.echo(f"step: {meta.get('step')}{epoch}")
+    for label, count in _parameter_counts(arrays, meta):
+        click.echo(f"{label}: {count:,} parameters")
     try:
         g, d = generator(config["size"], config["nz"], config["ngf"]), \
             discriminator(config["size"], config["ndf"])
@@ -42,7 +45,45 @@ def info(checkpoint):
     click.echo("config: " + json.dumps(config, indent=2, sort_keys=True))
 
 
-@main.command()
+def _parameter_counts(arrays, meta):
+    """(label, count) per model in the file. An exported generator is labelled with what its
+    weights are ('G, mean of 2', ...), whatever name its arrays are stored under."""
+    def count(part):
+        return sum(v.size for k, v in ckpt.section(arrays, part).items()
+                   if not k.endswith(("running_mean", "running_var")))
+    if not ckpt.section(arrays, "D"):
+        part = "G_ema" if ckpt.section(arrays, "G_ema") else "G"
+        return [(f"generator ({meta.get('weights', part)})", count(part))]
+    labels = dict(G="G", G_ema="G_ema (moving average of G)", D="D")
+    return [(labels[part], count(part)) for part in labels if count(part)]
+
+
+@main.command(short_help="The run folders under runs/: step, data, losses, checkpoint.")
+@click.option("--dir", "root", default="runs", show_default=True, type=click.Path(),
+              help="The folder that holds the run folders.")
+def runs(root):
+    """List the run folders under runs/ (or --dir), most recently active first: the step of
+    the newest checkpoint, the data, the image size, the last logged losses of D and G, and
+    the newest checkpoint's file."""
+    from ..runs import find_runs, summarise
+    found = [summarise(r) for r in find_runs(root)]
+    if not found:
+        click.echo(f"no runs under {root}/: start one with tinygan train --data demo "
+                   "--steps 200 --size 32", err=True)
+        return
+    width = max(len(r["run"]) for r in found)
+    data_width = min(30, max(len(r["data"]) for r in found))
+    click.echo(f"{'run':<{width}}  {'step':>7}  {'size':>4}  {'data':<{data_width}}  "
+               f"{'D':>6}  {'G':>6}  newest checkpoint")
+    for r in found:
+        losses = "  ".join(f"{float(v):6.3f}" if v else f"{'-':>6}"
+                           for v in (r["loss_d"], r["loss_g"]))
+        click.echo(f"{r['run']:<{width}}  {r['step']:>7}  {r['size'] or '?':>4}  "
+                   f"{r['data'][:data_width]:<{data_width}}  {losses}  "
+                   f"{r['checkpoint'] or '(none yet)'}")
+
+
+@main.command(short_help="Write a generator-only file (for sampling and fine-tuning).")
 @click.argument("checkpoint")
 @click.option("--out", required=True, help="The .npz file to write.")
 @click.option("--float16/--float32", default=True, show_default=True,
@@ -82,6 +123,7 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate):
     exported = {f"G_ema/{k}": v.astype(dtype) for k, v in G.state_dict().items()}
     keep = ("size", "nz", "ngf", "ndf", "seed")
     new_meta = dict(config={k: config[k] for k in keep if k in config}, step=meta.get("step"),
+                    **{k: meta[k] for k in ("epoch", "steps_per_epoch") if k in meta},
                     source=", ".join(os.path.basename(p) for p in paths),
                     weights=("G" if raw else "G_ema") + (f", mean of {average}" if average > 1 else ""))
     if card:

@@ -1,0 +1,53 @@
+"""Run folders at a glance: the runs under a folder, and the facts `tinygan runs` lists."""
+
+import csv
+import json
+import os
+
+from . import checkpoint as ckpt
+
+
+def find_runs(root="runs"):
+    """Run folders (holding a config.json) directly under `root`, most recently active first."""
+    if not os.path.isdir(root):
+        return []
+    runs = [os.path.join(root, name) for name in os.listdir(root)
+            if os.path.isfile(os.path.join(root, name, "config.json"))]
+    return sorted(runs, key=last_active, reverse=True)
+
+
+def last_active(run_dir):
+    """When the run last wrote its log or a checkpoint (or its config, before either)."""
+    names = ["config.json", "log.csv"] + [os.path.basename(p) for p in
+                                          ckpt.list_checkpoints(run_dir)[:1]]
+    times = [os.path.getmtime(os.path.join(run_dir, n)) for n in names
+             if os.path.exists(os.path.join(run_dir, n))]
+    return max(times, default=0.0)
+
+
+def summarise(run_dir):
+    """What a glance at a run should tell: its step, data, size, last losses and the newest
+    checkpoint. Reads only config.json, log.csv and file names, never a checkpoint."""
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        config = {}
+    newest = ckpt.list_checkpoints(run_dir)[:1]
+    name = os.path.basename(newest[0]) if newest else None
+    step = int(name[len(ckpt.PREFIX):-len(".npz")]) if name else 0
+    data = config.get("data") or "?"
+    last = _last_log_row(run_dir)
+    return dict(run=os.path.basename(run_dir.rstrip("/")), step=step,
+                data=data if data == "demo" else os.path.basename(str(data).rstrip("/")),
+                size=config.get("size"), loss_d=last.get("loss_d"), loss_g=last.get("loss_g"),
+                checkpoint=name)
+
+
+def _last_log_row(run_dir):
+    try:
+        with open(os.path.join(run_dir, "log.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error):
+        return {}
+    return rows[-1] if rows else {}
