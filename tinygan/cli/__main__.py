@@ -2,4 +2,5 @@
 
 from . import main
 
-main(prog_name="tinygan")
+if __name__ == "__main__":   # not when a worker process imports the parent's main module
+    main(prog_name="tinygan")
