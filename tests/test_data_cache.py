@@ -149,3 +149,13 @@ def test_batches_hand_mapped_pages_back(tmp_path):
     batch = batches.batch(3)
     assert mapped_rss_kb(report.cache) < 100
     np.testing.assert_array_equal(batch, Batches(np.array(images), 16, seed=0, flip=True).batch(3))
+
+
+def test_an_unusable_cache_folder_is_a_one_line_error(tmp_path, monkeypatch):
+    from conftest import TINY, invoke
+    source = write_zip(tmp_path / "faces.zip", 20)
+    (tmp_path / "not-a-folder").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("TINYGAN_CACHE", str(tmp_path / "not-a-folder"))
+    r = invoke("train", "--data", source, "--steps", 1, "--out", tmp_path / "run", *TINY)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert "cannot use the cache folder" in r.output and "TINYGAN_CACHE" in r.output
