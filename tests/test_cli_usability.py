@@ -105,17 +105,17 @@ def test_resume_semantics_are_checked_before_any_data_is_read(run6, tmp_path, mo
 
     def no_decoding(*args, **kw):
         raise AssertionError("the data was loaded for a resume that trains nothing")
-    monkeypatch.setattr(data_module, "load_images", no_decoding)
-    r = invoke("train", "--resume", run, "--steps", 3)
-    assert r.exit_code == 2 and "is at step 6, past --steps 3" in r.output, r.output
-    assert "--more-steps 3" in r.output
-    for args in ((), ("--steps", 6)):
-        r = invoke("train", "--resume", run, *args)
-        assert r.exit_code == 0 and "at step 6 of 6: nothing to train" in r.output, r.output
-    assert (run / "events.log").read_text() == events   # no-ops log nothing
-    r = invoke("train", "--more-steps", 2, "--data", "demo")
-    assert r.exit_code == 2 and "--more-steps needs --resume" in r.output
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(data_module, "load_images", no_decoding)
+        r = invoke("train", "--resume", run, "--steps", 3)
+        assert r.exit_code == 2 and "is at step 6, past --steps 3" in r.output, r.output
+        assert "--more-steps 3" in r.output
+        for args in ((), ("--steps", 6)):
+            r = invoke("train", "--resume", run, *args)
+            assert r.exit_code == 0 and "at step 6 of 6: nothing to train" in r.output, r.output
+        assert (run / "events.log").read_text() == events   # no-ops log nothing
+        r = invoke("train", "--more-steps", 2, "--data", "demo")
+        assert r.exit_code == 2 and "--more-steps needs --resume" in r.output
     r = invoke("train", "--resume", run, "--more-steps", 2)
     assert r.exit_code == 0, r.output
     assert (run / "ckpt_00000008.npz").exists()

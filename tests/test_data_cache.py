@@ -91,11 +91,11 @@ def test_a_failed_build_leaves_no_cache(tmp_path, decode_cache, monkeypatch):
         if len(calls) == 3:
             raise KeyboardInterrupt   # Ctrl-C half-way through the build
         return real(payloads, size)
-    monkeypatch.setattr(cache, "decode_many", dies_on_the_third_chunk)
-    with pytest.raises(KeyboardInterrupt):
-        load_images(source, 16, workers=1)
+    with monkeypatch.context() as patch:   # (undo() would also undo decode_cache's setenv)
+        patch.setattr(cache, "decode_many", dies_on_the_third_chunk)
+        with pytest.raises(KeyboardInterrupt):
+            load_images(source, 16, workers=1)
     assert cache_files(decode_cache) == []   # neither a cache nor its temporary file
-    monkeypatch.undo()
     images, report = load_images(source, 16)
     assert report.used == 300 and not report.from_cache
 
