@@ -65,7 +65,7 @@ def main():
                 state = {k: (v + before[k]) / 2 for k, v in state.items()}
             G.load_state_dict(state)
             if variant in ("ema", "avg2"):
-                recalibrate_batchnorm(G, c["nz"], seed=c["seed"], batches=32)
+                recalibrate_batchnorm(G, c["nz"], seed=c["seed"], faces=2048)
             fake = generate(G, z, batch_statistics=variant == "train-mode")
             results[variant] = swd(fake, real_a, seed=args.seed)
         line = f"step {step:6d}: " + "   ".join(

@@ -299,7 +299,7 @@ def test_every_name_used_exists_in_cupy(standin, monkeypatch):
     real = backend.to_device(np.zeros((4, 32, 32, 3), dtype=np.float32), "gpu")
     z = backend.to_device(np.ones((4, 8), dtype=np.float32), "gpu")
     gan.train_step(real, z, np.random.default_rng(0))
-    recalibrate_batchnorm(gan.G_ema, 8, batches=1, batch_size=4)
+    recalibrate_batchnorm(gan.G_ema, 8, faces=4, batch_size=4)
     seen = standin.stats.seen
     assert len(seen["function"]) > 10 and len(seen["method"]) > 10
 

@@ -118,7 +118,7 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate):
     states = [ckpt.section(a, part) or ckpt.section(a, "G") for a, _ in loaded]
     G.load_state_dict({k: np.mean([st[k] for st in states], axis=0) for k in states[0]})
     if recalibrate:
-        recalibrate_batchnorm(G, config["nz"], seed=config.get("seed", 0), batches=32)
+        recalibrate_batchnorm(G, config["nz"], seed=config.get("seed", 0), faces=2048)
     dtype = np.float16 if float16 else np.float32
     exported = {f"G_ema/{k}": v.astype(dtype) for k, v in G.state_dict().items()}
     keep = ("size", "nz", "ngf", "ndf", "seed")
