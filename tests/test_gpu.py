@@ -40,7 +40,7 @@ def both(layer_factory, x_shape, train=True, seed=0):
     results = []
     for layer, device in ((cpu_layer, "cpu"), (gpu_layer, "gpu")):
         for _ in range(2):   # twice: reused buffers must not carry anything over
-            y = layer.forward(backend.to_device(x, device), train)
+            y = layer.forward(backend.to_device(x.copy(), device), train)   # may work in place
             dy = backend.to_device(np.random.default_rng(1).standard_normal(y.shape)
                                    .astype(np.float32), device)
             dx = layer.backward(dy)

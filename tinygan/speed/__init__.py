@@ -8,8 +8,10 @@ strided copy and col2im in fewer additions (im2col.py), a channels-first layout 
 layer on the CPU (conv.py), BatchNorm and activations in fewer passes (batchnorm.py). The
 models (tinygan/models.py) use these by default; `fast=False` builds the textbook ones.
 
-A fast layer's output may live in a buffer that the same layer reuses on its next call, so
-it must be consumed before that call, as Sequential does.
+Two rules come with the speed. A fast layer's output may live in a buffer that is reused on
+a later call (of the same layer, or for D's input gradients of any convolution), so it must be
+consumed before that, as Sequential does. And the fast activations work in place, overwriting
+their input, so they belong after a layer that does not keep its output (as in the models).
 """
 
 from .batchnorm import FastBatchNorm2d, FastLeakyReLU, FastReLU

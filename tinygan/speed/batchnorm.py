@@ -28,6 +28,8 @@ class FastBatchNorm2d(BatchNorm2d):
         if not train:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
             self.inv_std = (var + self.eps) ** -0.5
+            # for an eval-mode backward (gradient checks only), which reads x again: x may be
+            # a shared buffer of the layer before, valid only until that buffer's next use
             self.x = x
             y = x - mean
             y *= gamma * self.inv_std
@@ -86,10 +88,13 @@ class FastBatchNorm2d(BatchNorm2d):
 
 
 class FastReLU(ReLU):
-    """max(x, 0) in one pass; backward masks with the output (y > 0 exactly where x > 0)."""
+    """max(x, 0) in one pass, in place: the input's memory becomes the output, as with
+    PyTorch's ReLU(inplace=True). The models put it after BatchNorm or a convolution, neither
+    of which keeps its output for its own backward. Backward masks with the output (y > 0
+    exactly where x > 0)."""
 
     def forward(self, x, train=True):
-        self.y = array_module(x).maximum(x, 0)
+        self.y = array_module(x).maximum(x, 0, out=x)
         return self.y
 
     def backward(self, dy):
@@ -97,10 +102,11 @@ class FastReLU(ReLU):
 
 
 class FastLeakyReLU(LeakyReLU):
-    """max(x, slope * x) for 0 < slope < 1; backward reads the sign from the output."""
+    """max(x, slope * x) for 0 < slope < 1, in place like FastReLU; backward reads the sign
+    from the output."""
 
     def forward(self, x, train=True):
-        self.y = array_module(x).maximum(x, x * self.slope)
+        self.y = array_module(x).maximum(x, x * self.slope, out=x)
         return self.y
 
     def backward(self, dy):

@@ -8,6 +8,7 @@ import numpy as np
 from ..backend import array_module
 from ..layers import Conv2d, ConvTranspose2d
 from .buffers import scratch
+from ..im2col import conv_output_size
 from .im2col import col2im_fast, im2col_fast, padded
 
 
@@ -25,31 +26,51 @@ def matmul_into(name, a, b):
 
 
 class FastConv2d(Conv2d):
+    """Conv2d whose im2col matrix, on the CPU, lives in a shared buffer: backward, when it
+    needs the weight gradient, builds it again from the kept input (one copy) instead of
+    keeping one matrix per layer between the passes, which at 96 px would hold 300 MB for D
+    alone. On a GPU, where memory is plentiful and each copy is a kernel launch, the layer
+    keeps its matrix."""
+
     cols = None
-    _dx_buffer = None
 
     def forward(self, x, train=True):
         W = self.params["W"]
-        self.cols = im2col_fast(x, self.k, self.stride, self.padding, out=self.cols)
-        n, oh, ow = self.cols.shape[:3]
-        y = gemm(self.cols.reshape(n * oh * ow, -1), W.reshape(-1, W.shape[-1]))
+        if array_module(x) is np:
+            cols, self.cols = im2col_fast(x, self.k, self.stride, self.padding,
+                                          out=self._cols_buffer(x)), None
+        else:
+            cols = self.cols = im2col_fast(x, self.k, self.stride, self.padding, out=self.cols)
+        n, oh, ow = cols.shape[:3]
+        y = gemm(cols.reshape(n * oh * ow, -1), W.reshape(-1, W.shape[-1]))
         if "b" in self.params:
             y += self.params["b"]
-        self.x_shape = x.shape
+        self.x = x
         return y.reshape(n, oh, ow, W.shape[-1])
+
+    def _cols_buffer(self, x):
+        n, h, w, c = x.shape
+        k, s, p = self.k, self.stride, self.padding
+        oh, ow = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
+        return scratch("cols", (n, oh, ow, k, k, c), x.dtype, array_module(x))
 
     def backward(self, dy):
         self.backward_params(dy)
         W = self.params["W"]
-        dcols = matmul_into("dcols", dy.reshape(-1, W.shape[-1]), W.reshape(-1, W.shape[-1]).T)
-        dx, self._dx_buffer = col2im_fast(dcols.reshape(self.cols.shape), self.x_shape,
-                                          self.stride, self.padding, out=self._dx_buffer)
+        n, oh, ow, _ = dy.shape
+        cols_shape = (n, oh, ow, self.k, self.k, W.shape[2])
+        dcols = matmul_into("cols", dy.reshape(-1, W.shape[-1]), W.reshape(-1, W.shape[-1]).T)
+        # dx goes to a shared buffer too: the layer before consumes it at once
+        dx, _ = col2im_fast(dcols.reshape(cols_shape), self.x.shape, self.stride, self.padding,
+                            name="col2im")
         return dx
 
     def backward_params(self, dy):
         if not self.requires_grad:
             return
-        W, cols = self.params["W"], self.cols
+        W, x, cols = self.params["W"], self.x, self.cols
+        if cols is None:
+            cols = im2col_fast(x, self.k, self.stride, self.padding, out=self._cols_buffer(x))
         dy2 = dy.reshape(-1, W.shape[-1])
         self.grads["W"] = gemm(cols.reshape(len(dy2), -1).T, dy2).reshape(W.shape)
         if "b" in self.params:
@@ -58,7 +79,6 @@ class FastConv2d(Conv2d):
 
 class FastConvTranspose2d(ConvTranspose2d):
     FEW_CHANNELS = 8   # on the CPU, at or below this many output channels channels-first wins
-    _y_buffer = None
 
     def forward(self, x, train=True):
         W = self.params["W"]
@@ -68,9 +88,9 @@ class FastConvTranspose2d(ConvTranspose2d):
             y = conv_transpose_few_channels(x, W, self.stride, self.padding)
         else:
             cols = matmul_into("cols", x.reshape(-1, c_in), W.reshape(-1, c_in).T)
-            y, self._y_buffer = col2im_fast(cols.reshape(n, h, w, k, k, c_out),
-                                            self.output_shape(x.shape), self.stride,
-                                            self.padding, out=self._y_buffer)
+            # into a shared buffer: the next layer (BatchNorm) reads it at once
+            y, _ = col2im_fast(cols.reshape(n, h, w, k, k, c_out), self.output_shape(x.shape),
+                               self.stride, self.padding, name="col2im")
         if "b" in self.params:
             y = y + self.params["b"]
         self.x = x

@@ -11,19 +11,30 @@ i = a*s + r sends its values to padded row s*(oh + a) + r. Seen as blocks of s r
 pixels and go in one addition: q*q additions (4 for k=4, s=2) instead of k*k (16).
 """
 
+import numpy as np
+
 from ..backend import array_module
 from ..im2col import col2im, conv_output_size
-from .buffers import reuse, zero_bordered
+from .buffers import reuse, scratch, zero_bordered
 
 
 def padded(x, padding, name):
-    """x with `padding` zeros around H and W, in a reused zero-bordered buffer."""
+    """x with `padding` zeros around H and W, in a reused buffer. On a GPU, one buffer per
+    shape, zeroed once (memory is plentiful there, kernel launches are not); on the CPU, one
+    buffer for all shapes, whose thin border is zeroed again on each call (memory is not)."""
     if padding == 0:
         return x
+    xp = array_module(x)
     n, h, w, c = x.shape
     p = padding
-    # keyed by the padding too: the same padded shape with another border would not be zero
-    buf = zero_bordered((name, p), (n, h + 2 * p, w + 2 * p, c), x.dtype, array_module(x))
+    shape = (n, h + 2 * p, w + 2 * p, c)
+    if xp is not np:
+        # keyed by the padding too: the same padded shape with another border would not be zero
+        buf = zero_bordered((name, p), shape, x.dtype, xp)
+    else:
+        buf = scratch(name, shape, x.dtype, xp)
+        for border in (buf[:, :p], buf[:, p + h:], buf[:, p:p + h, :p], buf[:, p:p + h, p + w:]):
+            border.fill(0)
     buf[:, p:p + h, p:p + w, :] = x
     return buf
 
@@ -48,9 +59,10 @@ def im2col_fast(x, k, stride, padding, out=None, name="pad"):
     return cols
 
 
-def col2im_fast(cols, x_shape, stride, padding, out=None):
-    """tinygan.im2col.col2im in q*q additions when stride divides k (see above). The result
-    may be a view of `out`'s buffer, valid until the caller's next call."""
+def col2im_fast(cols, x_shape, stride, padding, out=None, name=None):
+    """tinygan.im2col.col2im in q*q additions when stride divides k (see above), as
+    (image, buffer): the image is a view of the buffer, which is `out` recycled, or the shared
+    scratch buffer `name`; it is valid until that buffer's next use."""
     xp = array_module(cols)
     n, oh, ow, k, _, c = cols.shape
     _, h, w, _ = x_shape
@@ -62,7 +74,8 @@ def col2im_fast(cols, x_shape, stride, padding, out=None):
     q = k // s
     rows, columns = -(-(h + 2 * p) // s), -(-(w + 2 * p) // s)   # blocks of s, rounded up
     rows, columns = max(rows, oh + q - 1), max(columns, ow + q - 1)
-    blocks = reuse(out, (n, rows, s, columns, s, c), cols.dtype, xp)
+    shape = (n, rows, s, columns, s, c)
+    blocks = scratch(name, shape, cols.dtype, xp) if name else reuse(out, shape, cols.dtype, xp)
     blocks.fill(0)
     by_offset = cols.reshape(n, oh, ow, q, s, q, s, c)
     for a in range(q):
