@@ -6,9 +6,9 @@ layer in float64."""
 import numpy as np
 
 from ..backend import array_module
+from ..im2col import conv_output_size
 from ..layers import Conv2d, ConvTranspose2d
 from .buffers import scratch
-from ..im2col import conv_output_size
 from .im2col import col2im_fast, im2col_fast, padded
 
 
