@@ -188,3 +188,21 @@ def test_release_frees_shared_buffers():
     assert speed.held_bytes() > 0
     speed.release()
     assert speed.held_bytes() == 0
+
+
+def test_recalibration_does_not_depend_on_its_chunks():
+    """The standing statistics of a batch are the same whether it goes through G whole (as on
+    a GPU) or in chunks of 64 (as on the CPU), and they follow G's current weights."""
+    from tinygan.gan import recalibrate_batchnorm
+    from tinygan.models import generator
+    stats = []
+    for chunk in (256, 64):
+        G = build(dict(size=32, nz=8, ngf=8, ndf=8), np.random.default_rng(0))[0]
+        recalibrate_batchnorm(G, 8, faces=512, batch_size=256, chunk=chunk)
+        stats.append(np.concatenate([v.ravel() for k, v in G.state_dict().items()
+                                     if k.endswith(("running_mean", "running_var"))]))
+    np.testing.assert_allclose(stats[1], stats[0], rtol=1e-4, atol=1e-6)
+    untouched = generator(32, 8, 8)
+    default = np.concatenate([v.ravel() for k, v in untouched.state_dict().items()
+                              if k.endswith(("running_mean", "running_var"))])
+    assert np.abs(stats[0] - default).max() > 1e-3

@@ -125,29 +125,56 @@ def _mean_sigmoid(logits):
     return 0.5 + 0.5 * xp.tanh(0.5 * logits).mean()
 
 
-def recalibrate_batchnorm(G, nz, seed=0, faces=512, batch_size=None):
+def recalibrate_batchnorm(G, nz, seed=0, faces=512, batch_size=256, chunk=None):
     """Re-estimate G's BatchNorm running statistics for its current weights.
 
     The EMA generator's weights are an average, but the running statistics it inherits were
     measured on the raw generator; running a few batches in train mode with a cumulative
     average gives statistics that match the averaged weights (BigGAN's "standing statistics").
-    `faces` are drawn in batches of `batch_size`: by default 256 on a GPU (fewer, larger
-    passes: fewer kernel launches) and 64 on the CPU (a quarter of the memory).
+    Each batch of `batch_size` faces goes through G layer by layer in chunks of `chunk` faces:
+    by default 64 on the CPU (a quarter of the memory) and the whole batch on a GPU (fewer
+    kernel launches). BatchNorm's statistics are those of the whole batch either way, so the
+    result does not depend on the device.
     """
     from .layers import BatchNorm2d
     bns = [layer for layer in G.layers if isinstance(layer, BatchNorm2d)]
     if not bns:
         return G
     xp = array_module(bns[0].params["gamma"])
-    if batch_size is None:
-        batch_size = 64 if xp is np else 256
-    saved = [bn.momentum for bn in bns]
+    chunk = chunk or (min(batch_size, 64) if xp is np else batch_size)
     rng = np.random.default_rng(seed)
     for i in range(max(1, faces // batch_size)):
-        for bn in bns:
-            bn.momentum = 1.0 / (i + 1)   # cumulative average of the batches' statistics
         z = xp.asarray(rng.standard_normal((batch_size, nz)), dtype=bns[0].params["gamma"].dtype)
-        G.forward(z, train=True)
-    for bn, momentum in zip(bns, saved):
-        bn.momentum = momentum
+        parts = [z[j:j + chunk] for j in range(0, batch_size, chunk)]
+        for layer in G.layers:
+            if isinstance(layer, BatchNorm2d):
+                parts = _batchnorm_over_parts(layer, parts, momentum=1.0 / (i + 1))
+            elif len(parts) == 1:
+                parts = [layer.forward(parts[0], train=True)]
+            else:   # a copy each: a fast layer's output may be a buffer its next call reuses
+                parts = [layer.forward(part, train=True).copy() for part in parts]
     return G
+
+
+def _batchnorm_over_parts(bn, parts, momentum):
+    """BatchNorm in train mode over the batch made of `parts`: the whole batch's mean and
+    variance (two passes over the parts), the running estimates updated once with `momentum`
+    (1/k for the k-th batch: a cumulative average), every part normalised with them."""
+    xp = array_module(parts[0])
+    axes, dtype = tuple(range(parts[0].ndim - 1)), parts[0].dtype
+    m = sum(part.size // part.shape[-1] for part in parts)
+    # sums in float64: split into parts or not, they then round to the same float32 statistics
+    mean = parts[0].sum(axis=axes, dtype=np.float64)
+    for part in parts[1:]:
+        mean += part.sum(axis=axes, dtype=np.float64)
+    mean = (mean / m).astype(dtype)
+    var = ((parts[0] - mean) ** 2).sum(axis=axes, dtype=np.float64)
+    for part in parts[1:]:
+        var += ((part - mean) ** 2).sum(axis=axes, dtype=np.float64)
+    var = (var / m).astype(dtype)
+    saved, bn.momentum = bn.momentum, momentum
+    bn.update_running_statistics(mean, var, m)
+    bn.momentum = saved
+    scale = bn.params["gamma"] / xp.sqrt(var + bn.eps)
+    shift = bn.params["beta"] - mean * scale
+    return [part * scale + shift for part in parts]
