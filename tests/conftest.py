@@ -69,3 +69,34 @@ def gpu(request):
         yield backend.get_xp("gpu")
     else:
         yield request.getfixturevalue("standin")
+
+
+# -- shared by the layer tests ---------------------------------------------------------------
+TOL = 1e-6   # the gradient checks' pass threshold (relative error, float64)
+
+CONV_CASES = [  # (k, stride, padding, H, W, batch, bias)
+    (3, 1, 0, 5, 5, 1, True),
+    (3, 1, 1, 5, 7, 2, True),
+    (3, 2, 1, 7, 6, 2, False),
+    (4, 2, 1, 8, 8, 2, False),
+    (4, 2, 2, 6, 9, 1, True),
+    (5, 1, 2, 5, 4, 2, True),
+    (5, 2, 0, 9, 11, 3, False),
+    (4, 1, 0, 4, 4, 2, True),
+]
+
+
+def randomized(layer, seed=0):
+    """The layer with every parameter drawn from N(0, 0.5), in float64."""
+    rng = np.random.default_rng(seed)
+    for key, value in layer.params.items():
+        layer.params[key] = rng.normal(0, 0.5, value.shape)
+    return layer
+
+
+def assert_grads_ok(layer, x, train=True):
+    from tinygan.gradcheck import check_layer
+    errors = check_layer(layer, x, train)
+    assert set(errors) == {"x", *layer.params}
+    for name, err in errors.items():
+        assert err < TOL, f"{name}: relative error {err:.2e}"

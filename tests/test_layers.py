@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import CONV_CASES, TOL, assert_grads_ok, randomized
 
-from tinygan.gradcheck import check_layer, check_loss, rel_error, run_all
+from tinygan.gradcheck import check_loss, rel_error, run_all
 from tinygan.im2col import col2im, im2col
 from tinygan.layers import (
     BatchNorm2d,
@@ -20,34 +21,6 @@ from tinygan.layers import (
 )
 from tinygan.losses import bce_with_logits
 from tinygan.optim import SGD, Adam
-
-TOL = 1e-6
-
-
-def randomized(layer, seed=0):
-    rng = np.random.default_rng(seed)
-    for key, value in layer.params.items():
-        layer.params[key] = rng.normal(0, 0.5, value.shape)
-    return layer
-
-
-def assert_grads_ok(layer, x, train=True):
-    errors = check_layer(layer, x, train)
-    assert set(errors) == {"x", *layer.params}
-    for name, err in errors.items():
-        assert err < TOL, f"{name}: relative error {err:.2e}"
-
-
-CONV_CASES = [  # (k, stride, padding, H, W, batch, bias)
-    (3, 1, 0, 5, 5, 1, True),
-    (3, 1, 1, 5, 7, 2, True),
-    (3, 2, 1, 7, 6, 2, False),
-    (4, 2, 1, 8, 8, 2, False),
-    (4, 2, 2, 6, 9, 1, True),
-    (5, 1, 2, 5, 4, 2, True),
-    (5, 2, 0, 9, 11, 3, False),
-    (4, 1, 0, 4, 4, 2, True),
-]
 
 
 @pytest.mark.parametrize("k,s,p,h,w,n,bias", CONV_CASES)

@@ -4,6 +4,7 @@ each one promises."""
 
 import numpy as np
 import pytest
+from conftest import TOL, assert_grads_ok, randomized
 
 from tinygan import backend
 from tinygan.augment import (
@@ -15,7 +16,7 @@ from tinygan.augment import (
     Translation,
     shift,
 )
-from tinygan.gradcheck import HINGE_LOGITS, check_layer, check_loss_function
+from tinygan.gradcheck import HINGE_LOGITS, check_loss_function
 from tinygan.layers import (
     Conv2d,
     ConvTranspose2d,
@@ -28,23 +29,6 @@ from tinygan.layers import (
 )
 from tinygan.losses import hinge_d, hinge_g
 from tinygan.optim import Adam
-
-TOL = 1e-6
-
-
-def randomized(layer, seed=0):
-    rng = np.random.default_rng(seed)
-    for key, value in layer.params.items():
-        layer.params[key] = rng.normal(0, 0.5, value.shape)
-    return layer
-
-
-def assert_grads_ok(layer, x, train=True):
-    errors = check_layer(layer, x, train)
-    assert set(errors) == {"x", *layer.params}
-    for name, err in errors.items():
-        assert err < TOL, f"{name}: relative error {err:.2e}"
-
 
 # ------------------------------------------------------------------------ spectral norm
 SN_CASES = [  # (layer factory, input shape)

@@ -5,6 +5,7 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import CONV_CASES, TOL
 
 from tinygan import speed
 from tinygan.gradcheck import check_layer, rel_error
@@ -14,18 +15,6 @@ from tinygan.models import build
 from tinygan.optim import SGD, Adam
 from tinygan.speed.conv import conv_transpose_few_channels
 from tinygan.speed.im2col import col2im_fast, im2col_fast
-
-TOL = 1e-6
-CONV_CASES = [  # (k, stride, padding, H, W, batch, bias), as in test_layers.py
-    (3, 1, 0, 5, 5, 1, True),
-    (3, 1, 1, 5, 7, 2, True),
-    (3, 2, 1, 7, 6, 2, False),
-    (4, 2, 1, 8, 8, 2, False),
-    (4, 2, 2, 6, 9, 1, True),
-    (5, 1, 2, 5, 4, 2, True),
-    (5, 2, 0, 9, 11, 3, False),
-    (4, 1, 0, 4, 4, 2, True),
-]
 
 
 def twins(textbook, fast, seed=0):
