@@ -6,7 +6,8 @@ pool. Two kinds of buffer avoid that:
     scratch(name, ...)     one flat arena per name, grown to the largest request, for values
                            that are dead before the next request of the same name
     zero_bordered(...)     one buffer per exact shape, zeroed once: a padded image's border
-                           stays zero because only its interior is ever written
+                           stays zero because only its interior is ever written (used on a
+                           GPU; the CPU pads into one arena and re-zeroes the thin border)
 `release()` drops them all (after sampling, or when the image size changes), so a long-lived
 process does not keep the memory of its largest call forever.
 """
