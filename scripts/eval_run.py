@@ -35,7 +35,8 @@ def main():
     p.add_argument("--variants", default="train-mode,eval-mode,ema,avg2")
     args = p.parse_args()
 
-    real, _ = load_images(args.data, 64)
+    first = ckpt.load(ckpt.list_checkpoints(args.run)[0])[1]["config"]
+    real, _ = load_images(args.data, first["size"])
     order = np.random.default_rng(args.seed).permutation(len(real))
     real_a, real_b = real[order[:args.n]], real[order[args.n:2 * args.n]]
     floor = swd(real_b, real_a, seed=args.seed)

@@ -239,7 +239,7 @@ ndarray.__hash__ = None
 def _unary(name, numpy_op):
     def op(self):
         stats.launch(name)
-        return ndarray(numpy_op(self._a))
+        return _wrap(numpy_op(self._a))   # a 0-d array stays one, as in CuPy
     return op
 
 

@@ -88,8 +88,10 @@ def test_loss_matches_numpy(gpu):
     np.testing.assert_allclose(backend.to_host(grad_g), grad_c, rtol=1e-5, atol=1e-7)
 
 
-def test_training_steps_match_cpu(gpu):
-    config = dict(size=32, nz=32, ngf=16, ndf=16, label_noise=0.1)
+@pytest.mark.parametrize("recipe", [dict(recipe="dcgan", label_noise=0.1),
+                                    dict(recipe="modern", augment="color,translation,cutout")])
+def test_training_steps_match_cpu(gpu, recipe):
+    config = dict(size=32, nz=32, ngf=16, ndf=16, **recipe)
     cpu, on_gpu = GAN(config, device="cpu", seed=0), GAN(config, device="gpu", seed=0)
     rng = np.random.default_rng(2)
     for step in range(3):
@@ -110,7 +112,7 @@ def test_training_steps_match_cpu(gpu):
 def test_cli_train_resume_and_init_on_gpu(gpu, tmp_path):
     run = tmp_path / "run"
     result = invoke("train", "--data", "demo", "--steps", 4, "--out", run, "--ckpt-every", 2,
-                    "--sample-every", 2, "--label-noise", 0.1, *GPU_TINY)
+                    "--sample-every", 2, "--recipe", "dcgan", "--label-noise", 0.1, *GPU_TINY)
     assert result.exit_code == 0, result.output
     result = invoke("train", "--resume", run, "--steps", 6, "--device", "gpu")
     assert result.exit_code == 0, result.output

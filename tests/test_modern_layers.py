@@ -377,12 +377,15 @@ def test_minibatch_std_by_hand():
     np.testing.assert_array_equal(y[..., 2].reshape(-1), [1.0, 1.0])
 
 
-def test_minibatch_std_groups_are_strided():
+def test_minibatch_std_groups_are_neighbours():
     x = np.random.default_rng(0).standard_normal((4, 2, 2, 3))
-    x[2] = x[0]                                              # group 0 (images 0, 2): identical
+    x[3] = x[2]                                              # group 1 (images 2, 3): identical
     y = MinibatchStd(group_size=2).forward(x)
-    np.testing.assert_allclose(y[[0, 2], ..., 3], 1e-4)      # sqrt(eps)
-    assert np.all(y[[1, 3], ..., 3] > 0.1)
+    np.testing.assert_allclose(y[[2, 3], ..., 3], 1e-4)      # sqrt(eps)
+    assert np.all(y[[0, 1], ..., 3] > 0.1)
+    # a batch split into halves gives each half's groups the same values
+    halves = [MinibatchStd(group_size=2).forward(x[i:i + 2]) for i in (0, 2)]
+    np.testing.assert_allclose(np.concatenate(halves), y, rtol=1e-12)
     np.testing.assert_array_equal(y[..., :3], x)
     with pytest.raises(ValueError, match="groups of 3"):
         MinibatchStd(group_size=3).forward(x)

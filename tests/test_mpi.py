@@ -15,6 +15,7 @@ weights by about 1e-3 of their size.
 
 import csv
 import glob
+import json
 import os
 import shutil
 import signal
@@ -32,8 +33,10 @@ MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shuti
 # one BLAS thread per rank: the models are tiny, and there are more ranks than cores
 ENV = dict(os.environ, PYTHONPATH=REPO, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
 TINY = ["--data", "demo", "--demo-count", "64", "--size", "32", "--ngf", "8", "--ndf", "8",
-        "--batch", "16", "--real-label", "0.9", "--label-noise", "0.1", "--log-every", "1",
-        "--sample-every", "1000", "--device", "cpu"]
+        "--batch", "16", "--recipe", "dcgan", "--real-label", "0.9", "--label-noise", "0.1",
+        "--log-every", "1", "--sample-every", "1000", "--device", "cpu"]
+# the modern recipe: spectral norm, hinge loss, minibatch std. dev. and every augmentation
+MODERN = ["--recipe", "modern", "--augment", "color,translation,cutout"]
 CLI = [sys.executable, "-m", "tinygan.cli"]
 RELATIVE_TOLERANCE = 1e-5
 
@@ -61,8 +64,8 @@ def tinygan(ranks, *args, timeout=120):
                           timeout=timeout, cwd=REPO)
 
 
-def train(ranks, run_dir, *args):
-    result = tinygan(ranks, "train", *TINY, "--out", run_dir, *args)
+def train(ranks, run_dir, *args, options=TINY):
+    result = tinygan(ranks, "train", *options, "--out", run_dir, *args)
     assert result.returncode == 0, result.stderr
     return result
 
@@ -107,6 +110,24 @@ def test_two_and_four_ranks_train_like_one_process(reference, tmp_path):
             for key in mine:   # log.csv holds 5 decimals
                 assert abs(mine[key] - theirs[key]) <= 2e-5, (ranks, key, mine, theirs)
         assert not glob.glob(str(run / "*.tmp"))
+
+
+@pytest.mark.parametrize("config", [
+    dict(recipe="modern", augment="color,translation,cutout"),
+    dict(recipe="dcgan", real_label=0.9, label_noise=0.3)])
+def test_a_step_split_over_ranks_gets_the_whole_batchs_gradients(config):
+    """Each rank takes its share of the whole batch's augmentation draws and label flips, the
+    minibatch standard deviation's groups of 4 lie inside one rank's share, and the loss
+    gradients are scaled to the global batch: D and G receive the gradients of one process
+    on the whole batch, to float32 rounding."""
+    result = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "tests/mpi_step_parity.py",
+                             json.dumps(config)], env=ENV, capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert [name for name, _ in lines] == ["opt_D", "opt_G"]
+    for name, difference in lines:
+        assert float(difference) <= 1e-5, (name, difference)
 
 
 def test_device_arrays_are_reduced_through_host_memory(reference, tmp_path):

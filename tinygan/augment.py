@@ -25,10 +25,19 @@ from .layers.base import Layer
 
 class Augmentation(Layer):
     """A random transform: `resample(rng, shape)` draws its random numbers and holds them;
-    forward and backward then use those draws, in any mode, until the next resample."""
+    forward and backward then use those draws, in any mode, until the next resample.
+    `draws` names the attributes holding them, one row per image."""
+
+    draws = ()
 
     def resample(self, rng, shape):
         raise NotImplementedError
+
+    def select(self, images):
+        """Keep the draws of these images only (a slice of the batch the draws were made for:
+        data-parallel training draws for the whole batch and each process takes its part)."""
+        for name in self.draws:
+            setattr(self, name, getattr(self, name)[images])
 
     def augment(self, x, rng):
         """New draws for a batch of x's shape, then the forward pass."""
@@ -53,6 +62,7 @@ class _Affine(Augmentation):
     """
 
     axes = ()
+    draws = ("scale", "shift")
 
     def forward(self, x, train=True):
         a, b = _on_device(self.scale, x), _on_device(self.shift, x)
@@ -110,6 +120,8 @@ class Translation(Augmentation):
         dx[n, a, b] = dy[n, a - dr_n, b - dc_n]   (0 outside)
     """
 
+    draws = ("dr", "dc")
+
     def __init__(self, ratio=1 / 8):
         super().__init__()
         self.ratio = ratio
@@ -148,6 +160,8 @@ class Cutout(Augmentation):
     Shapes: x, y : (N, H, W, C)    keep : (N, H, W, 1)
     Backward: a mask is a diagonal linear map, its own transpose:  dx = dy * keep
     """
+
+    draws = ("keep",)
 
     def __init__(self, ratio=1 / 2):
         super().__init__()
@@ -196,6 +210,10 @@ class DiffAugment(Augmentation):
     def resample(self, rng, shape):
         for op in self.ops:
             op.resample(rng, shape)
+
+    def select(self, images):
+        for op in self.ops:
+            op.select(images)
 
     def forward(self, x, train=True):
         for op in self.ops:

@@ -1,5 +1,6 @@
 """The GAN itself: G, D, their optimizers, the generator's moving average, and one training
-step of the DCGAN recipe (Goodfellow et al. 2014's non-saturating loss, Radford et al. 2015).
+step (Goodfellow et al. 2014), with the loss and the augmentation its recipe names
+(tinygan/recipes.py).
 
 One step, as in pytorch/examples' DCGAN:
   1. D on real images, target `real_label` (1, or 0.9 with label smoothing); backward.
@@ -7,6 +8,10 @@ One step, as in pytorch/examples' DCGAN:
   3. D on the same fake with target 1 (G wants D fooled); backward through D into G;
      Adam step on G. D's weight gradients are not needed here, so they are skipped.
   4. The moving average of G's weights (EMA) moves towards G's.
+With the hinge loss, D's targets are "above +1 on real, below -1 on fake" and G's loss is
+-D(G(z)) (tinygan/losses.py). With DiffAugment, every batch D sees, real or fake, first goes
+through random transforms of its own, and in step 3 G's gradient flows back through the
+fake batch's transforms.
 """
 
 import copy
@@ -14,17 +19,19 @@ import copy
 import numpy as np
 
 from .backend import array_module, to_device
-from .losses import bce_with_logits
+from .augment import DiffAugment
+from .losses import bce_with_logits, hinge_d, hinge_g
 from .models import build
 from .optim import Adam
+from .recipes import complete, d_learning_rate
 
-DEFAULTS = dict(size=64, nz=100, ngf=64, ndf=64, lr=2e-4, beta1=0.5, beta2=0.999,
-                real_label=1.0, label_noise=0.0, ema=0.999)
+DEFAULTS = dict(size=64, nz=100, ngf=64, ndf=64, real_label=1.0, label_noise=0.0, ema=0.999,
+                seed=0)
 
 
 class GAN:
     def __init__(self, config, device="cpu", seed=0, dtype=np.float32, fast=True):
-        self.config = dict(DEFAULTS, **config)
+        self.config = complete(dict(DEFAULTS, **config))
         c = self.config
         self.G, self.D = build(c, np.random.default_rng(seed), fast=fast)
         self.G.astype(dtype).to(device)
@@ -32,7 +39,10 @@ class GAN:
         self.G_ema = copy.deepcopy(self.G)
         betas = (c["beta1"], c["beta2"])
         self.opt_G = Adam(self.G, lr=c["lr"], betas=betas)
-        self.opt_D = Adam(self.D, lr=c["lr"], betas=betas)
+        self.opt_D = Adam(self.D, lr=d_learning_rate(c), betas=betas)
+        # one set of transforms per batch whose gradient is needed: the real and the fake one
+        self.augment_real = DiffAugment(c["augment"]) if c["augment"] else None
+        self.augment_fake = DiffAugment(c["augment"]) if c["augment"] else None
         self.device, self.dtype = device, dtype
         self.steps_done = 0
 
@@ -40,20 +50,23 @@ class GAN:
     def train_step(self, real, z, rng=None):
         """One D step and one G step. `real` (N, S, S, 3) in [-1, 1] and `z` (N, nz) are on
         the model's device. Returns scalars (0-d device arrays): loss_d, loss_g, d_real, d_fake.
-        `rng` supplies the label-noise coin flips when label_noise > 0."""
+        `rng` supplies the label-noise coin flips and the augmentations' draws (without one, a
+        generator seeded by the run's seed and this step)."""
         G, D = self.G, self.D
         xp = array_module(real)
+        if rng is None:
+            rng = np.random.default_rng([self.config["seed"], self.steps_done, 3])
         real_target, fake_target = self._targets(len(real), rng, xp)
 
         D.set_requires_grad(True)
-        logits_real = D.forward(real)
-        loss_real, dlogits = self.loss(logits_real, real_target)
+        logits_real = D.forward(self._augment(self.augment_real, real, rng))
+        loss_real, dlogits = self.loss(logits_real, "real", real_target)
         D.backward(dlogits, input_grad=False)
         grad_real = D.flat_gradients()
 
-        fake = G.forward(z)
+        fake = self._augment(self.augment_fake, G.forward(z), rng)
         logits_fake = D.forward(fake)
-        loss_fake, dlogits = self.loss(logits_fake, fake_target)
+        loss_fake, dlogits = self.loss(logits_fake, "fake", fake_target)
         D.backward(dlogits, input_grad=False)
         grad_D = D.flat_gradients()
         grad_D += grad_real   # the D loss is the sum of the two terms
@@ -61,8 +74,11 @@ class GAN:
 
         D.set_requires_grad(False)
         logits_gen = D.forward(fake)
-        loss_g, dlogits = self.loss(logits_gen, 1.0)
-        G.backward(D.backward(dlogits), input_grad=False)
+        loss_g, dlogits = self.loss(logits_gen, "G", 1.0)
+        dfake = D.backward(dlogits)
+        if self.augment_fake is not None:
+            dfake = self.augment_fake.backward(dfake)
+        G.backward(dfake, input_grad=False)
         self.opt_G.step(self.reduce_gradients(G.flat_gradients()))
         self.update_ema()
         self.steps_done += 1
@@ -70,10 +86,23 @@ class GAN:
         return dict(loss_d=loss_real + loss_fake, loss_g=loss_g,
                     d_real=_mean_sigmoid(logits_real), d_fake=_mean_sigmoid(logits_fake))
 
-    def loss(self, logits, targets):
-        """The loss on this process's batch and its gradient with respect to the logits
+    def loss(self, logits, kind, targets):
+        """The loss on this process's batch and its gradient with respect to the logits, for
+        D's `kind` "real" or "fake" batch or for G's step ("G"); `targets` are the BCE labels
         (data-parallel training rescales the gradient to that of the global batch's mean)."""
+        if self.config["loss"] == "hinge":
+            return hinge_g(logits) if kind == "G" else hinge_d(logits, real=kind == "real")
         return bce_with_logits(logits, targets)
+
+    def _augment(self, augment, images, rng):
+        """The images through new random transforms (or unchanged, with no augmentation)."""
+        if augment is None:
+            return images
+        self._draw_augmentation(augment, images.shape, rng)
+        return augment.forward(images)
+
+    def _draw_augmentation(self, augment, shape, rng):
+        augment.resample(rng, shape)
 
     def reduce_gradients(self, grad):
         """The gradient the optimizer applies: this process's own (data-parallel training over

@@ -8,7 +8,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from .backend import to_device, to_host
 from .images import to_uint8
-from .models import discriminator, generator
+from .models import discriminator_for, generator
 from .speed import release
 
 PRETRAINED = os.path.join(os.path.dirname(__file__), "pretrained", "generator.npz")
@@ -53,7 +53,7 @@ def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True
         if not d_state:
             raise ckpt.CheckpointError(f"{path}: holds no discriminator (an exported generator); "
                                        "--best needs a training checkpoint")
-        D = discriminator(config["size"], config["ndf"])
+        D = discriminator_for(config)
         D.load_state_dict(d_state)
         D.to(device)
     return G.to(device), D, meta

@@ -1,15 +1,16 @@
 """DCGAN initialisation (Radford et al. 2015): conv weights N(0, 0.02), BatchNorm gamma
-N(1, 0.02) and beta 0. Drawn on the host from a seeded generator, so a seed gives the same
+N(1, 0.02) and beta 0 (a spectrally normalised conv's raw weight is drawn the same way).
+Drawn on the host from a seeded generator, so a seed gives the same
 weights on any device; written into the existing arrays, which may be views of the network's
 flat parameter array."""
 
 from .backend import array_module
-from .layers import BatchNorm2d, Conv2d, ConvTranspose2d, Linear
+from .layers import BatchNorm2d, Conv2d, ConvTranspose2d, Linear, SpectralNorm
 
 
 def dcgan_init(model, rng, std=0.02):
     for layer in model.layers:
-        if isinstance(layer, (Conv2d, ConvTranspose2d, Linear)):
+        if isinstance(layer, (Conv2d, ConvTranspose2d, Linear, SpectralNorm)):
             W = layer.params["W"]
             W[...] = array_module(W).asarray(rng.normal(0.0, std, W.shape), dtype=W.dtype)
             if "b" in layer.params:

@@ -2,6 +2,8 @@
 
 G: z (N, 1, 1, nz) -> ConvT to a s0 x s0 map -> [ConvT 4/2/1, BN, ReLU] x n -> ConvT, Tanh
 D: image (N, S, S, 3) -> Conv 4/2/1, LeakyReLU -> [Conv 4/2/1, BN, LeakyReLU] x n -> Conv -> logit
+   (the modern recipe: every Conv spectrally normalised and with a bias, no BN, and a
+   minibatch-standard-deviation channel before the last Conv; see tinygan/recipes.py)
 Every upsampling step doubles the size and halves the channels (G); D mirrors it. The start
 size s0 is 4 (6 for 96 px), so 64 px has four doublings, 4 -> 8 -> 16 -> 32 -> 64.
 
@@ -13,7 +15,9 @@ import math
 
 from . import layers, speed
 from .init import dcgan_init
-from .layers import Conv2d, ConvTranspose2d, Flatten, Reshape, Sequential, Tanh
+from .layers import (Conv2d, ConvTranspose2d, Flatten, MinibatchStd, Reshape, Sequential,
+                     SpectralNorm, Tanh)
+from .recipes import complete
 
 SIZES = (32, 64, 96, 128)
 
@@ -52,24 +56,45 @@ def generator(size=64, nz=100, ngf=64, fast=True):
     return Sequential(*stack)
 
 
-def discriminator(size=64, ndf=64, fast=True):
-    """(N, size, size, 3) images -> (N, 1) logits (no sigmoid: the loss takes logits)."""
+def discriminator(size=64, ndf=64, fast=True, norm="batchnorm", mbstd=False):
+    """(N, size, size, 3) images -> (N, 1) logits (no sigmoid: the loss takes logits).
+    norm "batchnorm" (DCGAN) or "spectral" (each conv divided by its spectral norm, no BN);
+    mbstd adds a minibatch-standard-deviation channel before the last conv."""
     Conv2d, _, BatchNorm2d, _, LeakyReLU = layer_kinds(fast)
     s0, n = start_size(size), num_doublings(size)
+    spectral = norm == "spectral"
+
+    def conv(c_in, c_out, k, stride, padding):
+        layer = Conv2d(c_in, c_out, k, stride, padding, bias=spectral)
+        # each layer its own starting vectors for the power iteration
+        return SpectralNorm(layer, seed=len(stack)) if spectral else layer
+
+    stack = []
     channels = ndf
-    stack = [Conv2d(3, channels, 4, 2, 1, bias=False), LeakyReLU(0.2)]
+    stack += [conv(3, channels, 4, 2, 1), LeakyReLU(0.2)]
     for _ in range(n - 1):
-        stack += [Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
-                  BatchNorm2d(channels * 2), LeakyReLU(0.2)]
+        stack.append(conv(channels, channels * 2, 4, 2, 1))
+        if not spectral:
+            stack.append(BatchNorm2d(channels * 2))
+        stack.append(LeakyReLU(0.2))
         channels *= 2
-    stack += [Conv2d(channels, 1, s0, 1, 0, bias=False), Flatten()]
+    if mbstd:
+        stack.append(MinibatchStd(group_size=4))
+    stack += [conv(channels + mbstd, 1, s0, 1, 0), Flatten()]
     return Sequential(*stack)
 
 
+def discriminator_for(config, fast=True):
+    """The discriminator a run's config describes (its recipe's, see tinygan/recipes.py)."""
+    c = complete(config)
+    return discriminator(c["size"], c["ndf"], fast, norm=c["d_norm"], mbstd=c["mbstd"])
+
+
 def build(config, rng=None, fast=True):
-    """G and D for a config dict with keys size, nz, ngf, ndf; DCGAN-initialised from rng."""
+    """G and D for a config dict with keys size, nz, ngf, ndf (and the recipe's, see
+    tinygan/recipes.py); DCGAN-initialised from rng."""
     G = generator(config["size"], config["nz"], config["ngf"], fast)
-    D = discriminator(config["size"], config["ndf"], fast)
+    D = discriminator_for(config, fast)
     if rng is not None:
         dcgan_init(G, rng)
         dcgan_init(D, rng)
@@ -80,6 +105,7 @@ def forward_macs(model, x_shape):
     """Multiply-accumulates of the conv layers in one forward pass (for GFLOP/s figures)."""
     total, shape = 0, x_shape
     for layer in model.layers:
+        layer = getattr(layer, "layer", layer)   # a SpectralNorm's conv
         if isinstance(layer, Reshape):
             shape = (shape[0],) + tuple(layer.shape)
         if isinstance(layer, Conv2d):

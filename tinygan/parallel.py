@@ -151,6 +151,10 @@ class MPIWorld(World):
         if config["batch"] % self.size:
             return (f"--batch {config['batch']} cannot be shared by {self.size} ranks (each takes "
                     f"batch/{self.size}); use a multiple of {self.size}")
+        if config.get("mbstd") and (config["batch"] // self.size) % 4:
+            return (f"--mbstd groups 4 images of each rank's batch: --batch {config['batch']} "
+                    f"over {self.size} ranks gives {config['batch'] // self.size}; use a "
+                    f"multiple of {4 * self.size}")
         return None
 
     def data_problem(self, images):
@@ -252,8 +256,8 @@ class ParallelGAN(GAN):
         sync_batchnorm(self.G, world)
         sync_batchnorm(self.D, world)
 
-    def loss(self, logits, targets):
-        loss, dlogits = super().loss(logits, targets)
+    def loss(self, logits, kind, targets):
+        loss, dlogits = super().loss(logits, kind, targets)
         dlogits *= 1.0 / self.world.size   # d(global mean)/d(logit) = d(local mean) / ranks
         return loss, dlogits
 
@@ -262,6 +266,12 @@ class ParallelGAN(GAN):
         real, fake = super()._targets(n * self.world.size, rng, xp)
         part = self.world.share(n * self.world.size)
         return real[part], fake[part]
+
+    def _draw_augmentation(self, augment, shape, rng):
+        """The whole batch's augmentation draws, and this rank's share of them."""
+        n = shape[0] * self.world.size
+        augment.resample(rng, (n,) + tuple(shape[1:]))
+        augment.select(self.world.share(n))
 
     def reduce_gradients(self, grad):
         return self.world.sum_in_place(grad)

@@ -364,6 +364,8 @@ class Trainer:
         """Go back to the last good checkpoint (or the start) and halve the learning rate."""
         self.rollbacks += 1
         self.config["lr"] = self.config["lr"] / 2
+        if self.config.get("lr_d") is not None:
+            self.config["lr_d"] = self.config["lr_d"] / 2
         self.save_config()
         self.event(f"{why}: the run diverged; rolling back, learning rate halved to "
                    f"{self.config['lr']:g}")

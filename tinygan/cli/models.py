@@ -19,7 +19,7 @@ def info(checkpoint):
     CHECKPOINT is a checkpoint file, a run folder (its newest checkpoint) or an exported
     generator; without it, the newest run under runs/ (else the shipped model)."""
     from ..generate import NoModelError, find_checkpoint
-    from ..models import discriminator, generator
+    from ..models import discriminator_for, generator
     try:
         path = find_checkpoint(checkpoint)
         arrays, meta = ckpt.load(path)
@@ -34,7 +34,7 @@ def info(checkpoint):
         click.echo(f"{label}: {count:,} parameters")
     try:
         g, d = generator(config["size"], config["nz"], config["ngf"]), \
-            discriminator(config["size"], config["ndf"])
+            discriminator_for(config)
         click.echo(f"architecture: G {g.num_parameters():,} / D {d.num_parameters():,} "
                    "parameters for this config")
     except (KeyError, ValueError):

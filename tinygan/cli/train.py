@@ -11,6 +11,7 @@ import numpy as np
 from .. import checkpoint as ckpt
 from ..backend import enable_tf32
 from ..cache import mapping_of
+from ..recipes import D_NORMS, DEFAULT as DEFAULT_RECIPE, LOSSES, RECIPES, complete
 from ..runfolder import DEFAULT_EPOCHS
 from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
 
@@ -37,14 +38,33 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
               help="Generator width (channels of its last hidden layer).")
 @click.option("--ndf", type=click.IntRange(min=4), default=64, show_default=True,
               help="Discriminator width (channels of its first layer).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True,
-              help="Adam's learning rate, for D and for G.")
-@click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Adam's first-moment decay (DCGAN uses 0.5, not the usual 0.9).")
+@click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE,
+              show_default=True, help="How to train: 'modern' (spectral norm in D, hinge loss, "
+              "minibatch std. dev., DiffAugment) or 'dcgan' (Radford et al. 2015, BatchNorm in "
+              "D, BCE). The options below marked [recipe] override one of its settings.")
+@click.option("--loss", type=click.Choice(LOSSES), help="[recipe] bce (cross-entropy on D's "
+              "logits, non-saturating for G) or hinge.")
+@click.option("--d-norm", type=click.Choice(D_NORMS), help="[recipe] How D's convolutions are "
+              "normalised: batchnorm, or spectral (each weight divided by its largest singular "
+              "value; no BatchNorm in D).")
+@click.option("--mbstd/--no-mbstd", default=None, help="[recipe] A minibatch-standard-deviation "
+              "channel (groups of 4 images) before D's last layer.")
+@click.option("--augment", help="[recipe] DiffAugment transforms applied to everything D sees, "
+              "comma-separated from color, translation, cutout; 'none' for none.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="[recipe] Adam's learning rate, for G and (without --lr-d) D. Both recipes: "
+              "0.0002.")
+@click.option("--lr-d", type=click.FloatRange(min=0, min_open=True),
+              help="[recipe] D's own learning rate [default: --lr].")
+@click.option("--beta1", type=click.FloatRange(0, 1), help="[recipe] Adam's first-moment decay "
+              "(both recipes use 0.5, not the usual 0.9).")
+@click.option("--beta2", type=click.FloatRange(0, 1, max_open=True), help="[recipe] Adam's "
+              "second-moment decay (both recipes: 0.999).")
 @click.option("--real-label", type=click.FloatRange(0.5, 1), default=1.0, show_default=True,
-              help="D's target for real images; 0.9 is one-sided label smoothing.")
+              help="With --loss bce: D's target for real images; 0.9 is one-sided label "
+              "smoothing.")
 @click.option("--label-noise", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
-              help="Fraction of D's labels flipped at random.")
+              help="With --loss bce: fraction of D's labels flipped at random.")
 @click.option("--flip/--no-flip", default=True, show_default=True,
               help="Random horizontal flips of the training images.")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.999,
@@ -77,10 +97,10 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
               show_default=True, help="When a loss or weight becomes NaN/inf: stop, or reload "
               "the last good checkpoint, halve the learning rate and go on.")
 @DEVICE_OPTION
-def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, lr, beta1, real_label,
-          label_noise, flip, ema, seed, out, name, resume, init_from, log_every, sample_every,
+def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
+          mbstd, augment, lr, lr_d, beta1, beta2, real_label, label_noise, flip, ema, seed, out, name, resume, init_from, log_every, sample_every,
           ckpt_every, keep, demo_count, tf32, inject_nan_at, on_nan, device):
-    """Train a DCGAN on a set of face images.
+    """Train a GAN on a set of face images.
 
     \b
     Examples:
@@ -127,10 +147,18 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, lr, beta1,
         run_dir = out or os.path.join("runs", name)
         if ckpt.list_checkpoints(run_dir):
             fail(f"{run_dir} already holds a run; use --resume {quote(run_dir)} or another --out")
-        config = dict(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
-                      nz=nz, ngf=ngf, ndf=ndf, batch=batch, lr=lr, beta1=beta1, beta2=0.999,
-                      real_label=real_label, label_noise=label_noise, flip=flip, ema=ema,
-                      seed=seed, steps=steps, epochs=epochs, log_every=log_every,
+        settings = dict(loss=loss, d_norm=d_norm, mbstd=mbstd, lr=lr, lr_d=lr_d, beta1=beta1,
+                        beta2=beta2, augment=None if augment is None else _augment_policy(augment))
+        config = complete(dict(settings, recipe=recipe))
+        if config["loss"] != "bce" and (real_label != 1.0 or label_noise):
+            fail("--real-label and --label-noise are BCE's labels; with --loss hinge there "
+                 "are none")
+        if config["mbstd"] and batch % 4:
+            fail(f"--mbstd groups 4 images: --batch {batch} is not a multiple of 4 (or use "
+                 "--no-mbstd)")
+        config.update(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
+                      nz=nz, ngf=ngf, ndf=ndf, batch=batch, real_label=real_label,
+                      label_noise=label_noise, flip=flip, ema=ema, seed=seed, steps=steps, epochs=epochs, log_every=log_every,
                       sample_every=sample_every, ckpt_every=ckpt_every, keep=keep,
                       demo_count=demo_count, init=init_from)
     if inject_nan_at is not None:
@@ -182,6 +210,18 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, lr, beta1,
 
 BAR_LEGEND = ("progress bar: D, G = the two losses; Dx, DGz = D's output on real and on "
               "generated images; ips = images per second (tinygan train --help explains)")
+
+
+def _augment_policy(text):
+    """--augment's value as a policy string ('' for none), or a one-line error."""
+    from ..augment import POLICIES
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["none"]:
+        return ""
+    unknown = [name for name in names if name not in POLICIES]
+    if unknown or not names:
+        fail(f"--augment {text!r}: choose from {', '.join(POLICIES)} (comma-separated), or none")
+    return ",".join(names)
 
 
 def _resume_config(run_dir, steps, epochs, more_steps):
@@ -267,6 +307,8 @@ def _init_from(trainer, path):
     gan.G.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
     gan.G_ema.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
     d_state = ckpt.section(arrays, "D")
-    if d_state and meta["config"].get("ndf") == trainer.config["ndf"]:
+    same_d = [complete(meta["config"]).get(k) == trainer.config[k]
+              for k in ("ndf", "d_norm", "mbstd")]
+    if d_state and all(same_d):
         gan.D.load_state_dict(d_state)
     click.echo(f"initialised from {path}", err=True)

@@ -15,8 +15,10 @@ class MinibatchStd(Layer):
     """y = concat(x, s) on the channel axis, s the group's mean standard deviation.
 
     Shapes:  x : (N, H, W, C)    y : (N, H, W, C + 1)
-    Groups, as in the paper's code: with G = min(group_size, N) (the whole batch by default)
-    and M = N / G, images m, m + M, m + 2M, ... form group m. For a group of G images and each
+    Groups: with G = min(group_size, N) (the whole batch by default) and M = N / G, images
+    mG, ..., mG + G - 1 form group m. (The paper's code takes images m, m + M, m + 2M, ...;
+    batches are shuffled, so either is a random group, and neighbours keep each group inside
+    one process's share of a batch split over processes.) For a group of G images and each
     of its F = H*W*C features f (one pixel of one channel):
         mu_f = mean_i x_if      var_f = mean_i (x_if - mu_f)^2      s_f = sqrt(var_f + eps)
         s = mean_f s_f, written into every pixel of the extra channel of the group's images.
@@ -44,18 +46,18 @@ class MinibatchStd(Layer):
         xp = array_module(x)
         n, h, w, c = x.shape
         g, m = self._groups(n)
-        grouped = x.reshape(g, m, h, w, c)      # grouped[i, j] is image i*M + j, of group j
-        self.deviation = grouped - grouped.mean(axis=0)
-        self.std = xp.sqrt((self.deviation ** 2).mean(axis=0) + self.eps)   # (M, H, W, C)
+        grouped = x.reshape(m, g, h, w, c)      # grouped[j, i] is image j*G + i, of group j
+        self.deviation = grouped - grouped.mean(axis=1, keepdims=True)
+        self.std = xp.sqrt((self.deviation ** 2).mean(axis=1) + self.eps)   # (M, H, W, C)
         s = self.std.reshape(m, -1).mean(axis=1)                               # (M,)
-        extra = xp.ones((g, m, h, w, 1), dtype=x.dtype) * s[:, None, None, None]   # s[j] per j
+        extra = xp.ones((m, g, h, w, 1), dtype=x.dtype) * s[:, None, None, None, None]
         return xp.concatenate([x, extra.reshape(n, h, w, 1)], axis=-1)
 
     def backward(self, dy):
         n, h, w, c1 = dy.shape
         g, m = self._groups(n)
-        d_extra = dy[..., -1].reshape(g, m, -1).sum(axis=(0, 2))              # (M,): g per group
+        d_extra = dy[..., -1].reshape(m, -1).sum(axis=1)                      # (M,): g per group
         features = h * w * (c1 - 1)
         scale = d_extra[:, None, None, None] / (features * g * self.std)       # (M, H, W, C)
-        dx = dy[..., :-1] + (self.deviation * scale).reshape(n, h, w, c1 - 1)
+        dx = dy[..., :-1] + (self.deviation * scale[:, None]).reshape(n, h, w, c1 - 1)
         return dx

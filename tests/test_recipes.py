@@ -1,0 +1,155 @@
+"""Recipes: what each one builds and trains, how options override them, and that runs made
+before recipes existed still load and train as DCGAN runs."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import TINY, invoke
+
+from tinygan import checkpoint as ckpt
+from tinygan.augment import DiffAugment
+from tinygan.gan import GAN
+from tinygan.init import dcgan_init
+from tinygan.layers import BatchNorm2d, MinibatchStd, SpectralNorm
+from tinygan.losses import hinge_g
+from tinygan.models import discriminator_for
+from tinygan.recipes import RECIPES, complete
+
+SMALL = dict(size=32, nz=8, ngf=8, ndf=8)
+
+
+def kinds(model):
+    """The textbook class of each layer (a fast layer subclasses its textbook one)."""
+    textbook = (BatchNorm2d, MinibatchStd, SpectralNorm)
+    return [next((k for k in textbook if isinstance(layer, k)), type(layer))
+            for layer in model.layers]
+
+
+def test_a_config_without_a_recipe_is_a_dcgan_one():
+    old = dict(SMALL, lr=1e-4, beta1=0.5, beta2=0.999)   # a config from before recipes
+    c = complete(old)
+    assert c["recipe"] == "dcgan" and c["loss"] == "bce" and c["d_norm"] == "batchnorm"
+    assert c["lr"] == 1e-4 and not c["mbstd"] and c["augment"] == ""
+    assert BatchNorm2d in kinds(discriminator_for(old))
+    assert SpectralNorm not in kinds(discriminator_for(old))
+
+
+def test_the_modern_discriminator_has_spectral_norm_and_minibatch_std():
+    D = dcgan_init(discriminator_for(dict(SMALL, recipe="modern")), np.random.default_rng(0))
+    assert BatchNorm2d not in kinds(D)
+    assert kinds(D).count(SpectralNorm) == 4 and kinds(D)[-3] is MinibatchStd
+    # every conv has a bias (no BatchNorm follows), and the last takes the extra channel
+    assert all("b" in layer.params for layer in D.layers if isinstance(layer, SpectralNorm))
+    assert D.layers[-2].params["W"].shape == (4, 4, 8 * 4 + 1, 1)
+    assert D.forward(np.zeros((8, 32, 32, 3), np.float32)).shape == (8, 1)
+
+
+def test_settings_given_override_the_recipe_and_unknown_recipes_are_refused():
+    c = complete(dict(recipe="modern", loss="bce", lr_d=4e-4, augment=None))
+    assert c["loss"] == "bce" and c["lr_d"] == 4e-4
+    assert c["augment"] == RECIPES["modern"]["augment"]     # None means "the recipe's"
+    with pytest.raises(ValueError, match="unknown recipe 'wgan'"):
+        complete(dict(recipe="wgan"))
+    gan = GAN(dict(SMALL, recipe="modern", lr=1e-4, lr_d=3e-4))
+    assert gan.opt_G.lr == 1e-4 and gan.opt_D.lr == 3e-4
+
+
+def test_the_generator_step_follows_the_gradient_through_d_and_the_augmentation():
+    """After one step, each weight of G moved against the sign of dL_G/dw, where L_G is
+    the hinge loss of the updated D on the augmented fakes (the same draws), taken here by
+    central differences in float64. Adam's first step moves every weight by lr * sign(g), so a
+    step that skipped the augmentation's backward, or used the wrong loss, moves many of them
+    the wrong way."""
+    config = dict(SMALL, recipe="modern", augment="color,translation,cutout", ema=0.0)
+    gan = GAN(config, dtype=np.float64, fast=False)
+    rng = np.random.default_rng(1)
+    real = rng.uniform(-1, 1, (8, 32, 32, 3))
+    z = rng.standard_normal((8, 8))
+    before = gan.G.flat_parameters().copy()
+    gan.train_step(real, z, np.random.default_rng(5))
+    moved = gan.G.flat_parameters() - before
+
+    G = GAN(config, dtype=np.float64, fast=False).G   # the same initial weights
+    flat = G.flat_parameters()
+    augment = gan.augment_fake                          # still holds the step's draws
+
+    def loss_g():
+        fake = G.forward(z, train=True)
+        return float(hinge_g(gan.D.forward(augment.forward(fake), train=False))[0])
+
+    picked = np.random.default_rng(2).choice(flat.size, 40, replace=False)
+    agree = 0
+    for i in picked:
+        w, h = flat[i], 1e-5
+        flat[i] = w + h
+        up = loss_g()
+        flat[i] = w - h
+        down = loss_g()
+        flat[i] = w
+        numeric = (up - down) / (2 * h)
+        if abs(numeric) > 1e-9:
+            agree += np.sign(moved[i]) == -np.sign(numeric)
+            np.testing.assert_allclose(abs(moved[i]), gan.opt_G.lr, rtol=1e-3)
+    assert agree >= 38, agree
+
+
+def test_the_augmentation_draws_of_a_batch_split_in_parts_are_the_whole_batchs():
+    """What a data-parallel rank keeps of the whole batch's draws (augment.select) transforms
+    its part of the batch exactly as the whole batch's transforms do."""
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 3))
+    whole = DiffAugment("color,translation,cutout")
+    whole.resample(np.random.default_rng(3), x.shape)
+    expected = whole.forward(x)
+    for part in (slice(0, 4), slice(4, 8)):
+        mine = DiffAugment("color,translation,cutout")
+        mine.resample(np.random.default_rng(3), x.shape)
+        mine.select(part)
+        np.testing.assert_allclose(mine.forward(x[part]), expected[part], rtol=1e-12)
+
+
+def test_the_cli_writes_the_recipe_and_its_overrides_into_the_config(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("train", "--data", "demo", "--steps", 2, "--out", out, "--lr-d", 4e-4,
+                    "--augment", "translation, cutout", *TINY)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["recipe"] == "modern" and config["loss"] == "hinge"
+    assert config["d_norm"] == "spectral" and config["mbstd"] is True
+    assert config["augment"] == "translation,cutout" and config["lr_d"] == 4e-4
+    assert config["lr"] == 2e-4
+    # the checkpoint's D is the modern one, and --best can use it
+    result = invoke("sample", "--checkpoint", out, "-n", 4, "--best", 4,
+                    "--out", tmp_path / "best.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--augment", "blur"], "--augment 'blur': choose from color, translation, cutout"),
+    (["--label-noise", "0.1"], "--real-label and --label-noise are BCE's labels"),
+    (["--batch", "18"], "--mbstd groups 4 images: --batch 18"),
+])
+def test_bad_recipe_options_are_one_line_errors(tmp_path, args, message):
+    from click.testing import CliRunner
+
+    from tinygan.cli import main
+    result = CliRunner().invoke(main, ["train", "--data", "demo", "--steps", "2", "--out",
+                                       str(tmp_path / "run"), *TINY, *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_dcgan_run_from_before_recipes_resumes_as_dcgan(tmp_path):
+    out = tmp_path / "run"
+    assert invoke("train", "--data", "demo", "--steps", 2, "--out", out, "--recipe", "dcgan",
+                  "--label-noise", 0.1, *TINY).exit_code == 0
+    config_file = out / "config.json"
+    config = json.loads(config_file.read_text())
+    for key in ("recipe", "loss", "d_norm", "mbstd", "augment", "lr_d"):
+        del config[key]          # what a config.json written before recipes holds
+    config_file.write_text(json.dumps(config))
+    result = invoke("train", "--resume", out, "--steps", 4, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    arrays, meta = ckpt.load(ckpt.list_checkpoints(out)[0])
+    assert meta["step"] == 4 and any("running_mean" in k for k in arrays if k.startswith("D/"))
