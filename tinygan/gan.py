@@ -18,8 +18,8 @@ import copy
 
 import numpy as np
 
-from .backend import array_module, to_device
 from .augment import DiffAugment
+from .backend import array_module, to_device
 from .losses import bce_with_logits, hinge_d, hinge_g
 from .models import build
 from .optim import Adam

@@ -15,8 +15,16 @@ import math
 
 from . import layers, speed
 from .init import dcgan_init
-from .layers import (Conv2d, ConvTranspose2d, Flatten, MinibatchStd, Reshape, Sequential,
-                     SpectralNorm, Tanh)
+from .layers import (
+    Conv2d,
+    ConvTranspose2d,
+    Flatten,
+    MinibatchStd,
+    Reshape,
+    Sequential,
+    SpectralNorm,
+    Tanh,
+)
 from .recipes import complete
 
 SIZES = (32, 64, 96, 128)

@@ -11,7 +11,8 @@ import numpy as np
 from .. import checkpoint as ckpt
 from ..backend import enable_tf32
 from ..cache import mapping_of
-from ..recipes import D_NORMS, DEFAULT as DEFAULT_RECIPE, LOSSES, RECIPES, complete
+from ..recipes import D_NORMS, LOSSES, RECIPES, complete
+from ..recipes import DEFAULT as DEFAULT_RECIPE
 from ..runfolder import DEFAULT_EPOCHS
 from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
 
