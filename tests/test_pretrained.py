@@ -1,25 +1,33 @@
-"""The generator that ships inside the package: it loads, it draws varied faces, and it is
-what `tinygan sample` uses when there is no run of one's own."""
+"""The models that ship inside the package: they load, they draw varied faces, they carry
+the discriminator `--best` needs and a model card, and `--model` picks them in every command
+that draws or scores faces."""
 
 import os
 
 import numpy as np
+import pytest
 from conftest import invoke
 
 from tinygan import checkpoint as ckpt
-from tinygan.generate import PRETRAINED, generate, latent, load_generator
+from tinygan.generate import generate, latent, load_generator, shipped_model
 
 
-def test_pretrained_generator_ships_and_is_small():
-    assert os.path.exists(PRETRAINED)
-    assert os.path.getsize(PRETRAINED) < 8 * 2**20
-    arrays, meta = ckpt.load(PRETRAINED)
+@pytest.mark.parametrize("name", ["anime"])
+def test_shipped_model_is_small_and_has_a_card(name):
+    path = shipped_model(name)
+    assert os.path.getsize(path) < 14 * 2**20
+    arrays, meta = ckpt.load(path)
     assert meta["config"]["size"] == 64 and "model_card" in meta
     assert all(v.dtype == np.float16 for v in arrays.values())
+    card = os.path.join(os.path.dirname(path), f"{name}.md")
+    text = open(card).read()
+    for fact in ("Data", "Training", "Hardware", "SWD", "floor"):
+        assert fact.lower() in text.lower(), fact
 
 
-def test_pretrained_faces_are_varied_not_collapsed():
-    G, _, meta = load_generator(PRETRAINED)
+@pytest.mark.parametrize("name", ["anime"])
+def test_shipped_faces_are_varied_not_collapsed(name):
+    G, _, meta = load_generator(shipped_model(name))
     faces = generate(G, latent(0, 16, meta["config"]["nz"])).astype(np.float32)
     assert faces.shape == (16, 64, 64, 3)
     # every pair of faces differs clearly (no mode collapse), and faces are not flat colour
@@ -28,8 +36,37 @@ def test_pretrained_faces_are_varied_not_collapsed():
     assert faces.std(axis=(1, 2)).mean() > 20
 
 
-def test_sample_without_a_run_uses_the_shipped_model(tmp_path, monkeypatch):
+def test_sample_without_a_run_uses_the_anime_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = invoke("sample", "-n", 4, "--out", "faces.png", "--device", "cpu")
     assert r.exit_code == 0, r.output
-    assert "pretrained" in r.output and (tmp_path / "faces.png").exists()
+    assert "anime.npz" in r.output and (tmp_path / "faces.png").exists()
+    from tinygan import backend
+    if backend.resolve_device("auto") == "gpu":
+        return   # a GPU is present: the error cannot happen here
+    _expect_usage_error(invoke("sample", "--device", "gpu", "--out", tmp_path / "x.png"),
+                        "pip install")
+
+
+@pytest.mark.parametrize("name", ["anime"])
+def test_model_picks_a_shipped_model_in_sample_interpolate_and_eval(name, tmp_path):
+    r = invoke("sample", "-n", 4, "--model", name, "--out", tmp_path / "s.png",
+               "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert f"{name}.npz" in r.output
+    r = invoke("interpolate", 1, 2, "--frames", 3, "--model", name, "--out",
+               tmp_path / "walk.gif", "--device", "cpu")
+    assert r.exit_code == 0 and f"{name}.npz" in r.output, r.output
+    r = invoke("eval", "--model", name, "--data", "demo", "-n", 16, "--device", "cpu")
+    assert r.exit_code == 0 and f"{name}.npz" in r.output, r.output
+
+
+def test_model_and_checkpoint_together_are_refused(tiny_run, tmp_path):
+    _expect_usage_error(invoke("sample", "--model", "anime", "--checkpoint", tiny_run,
+                               "--out", tmp_path / "x.png"), "not both")
+
+
+def _expect_usage_error(result, text):
+    assert result.exit_code == 2, result.output
+    assert text in result.output
+    assert "Traceback" not in result.output

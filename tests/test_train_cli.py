@@ -113,6 +113,34 @@ def test_interpolate_info_export_and_init(tiny_run, tmp_path):
     assert r.exit_code == 0 and "initialised from" in r.output, r.output
 
 
+def test_an_export_with_d_serves_best_and_fine_tuning(tiny_run, tmp_path):
+    exported = tmp_path / "gd.npz"
+    r = invoke("export", tiny_run, "--with-d", "--out", exported)
+    assert r.exit_code == 0, r.output
+    arrays, meta = ckpt.load(str(exported))
+    newest, _ = ckpt.load(ckpt.list_checkpoints(tiny_run)[0])
+    d_keys = [k for k in newest if k.startswith("D/")]
+    assert d_keys and all(np.allclose(arrays[k], newest[k], rtol=1e-3, atol=1e-4)
+                          for k in d_keys)
+    assert meta["config"]["recipe"] == "modern" and meta["config"]["d_norm"] == "spectral"
+    r = invoke("sample", "-n", 4, "--best", 4, "--checkpoint", exported, "--out",
+               tmp_path / "best.png", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    r = invoke("train", "--data", "demo", "--steps", 1, "--init", exported, "--out",
+               tmp_path / "ft", *TINY)
+    assert r.exit_code == 0, r.output
+    started, _ = ckpt.load(ckpt.list_checkpoints(tmp_path / "ft")[0])
+    # one step from the exported D moves it a little, not from a fresh initialisation
+    moved = max(np.abs(started[k].astype(np.float64) - newest[k]).max() for k in d_keys
+                if k.endswith(".W"))
+    assert moved < 5e-3
+    # without --with-d, --best says what it needs
+    plain = tmp_path / "g.npz"
+    assert invoke("export", tiny_run, "--out", plain).exit_code == 0
+    r = invoke("sample", "--best", 4, "--checkpoint", plain, "--out", tmp_path / "x.png")
+    assert r.exit_code == 2 and "--with-d" in r.output
+
+
 def test_gradcheck_command_passes():
     r = invoke("gradcheck")
     assert r.exit_code == 0
@@ -217,7 +245,7 @@ def test_gpu_without_cupy_is_a_clear_error(tmp_path):
 def test_no_model_says_what_to_do(tmp_path, monkeypatch):
     from tinygan import generate
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(generate, "PRETRAINED", str(tmp_path / "none.npz"))
+    monkeypatch.setattr(generate, "PRETRAINED_DIR", str(tmp_path / "none"))
     _expect_usage_error(invoke("sample", "--out", "x.png"), "tinygan train")
 
 

@@ -11,16 +11,33 @@ from .images import to_uint8
 from .models import discriminator_for, generator
 from .speed import release
 
-PRETRAINED = os.path.join(os.path.dirname(__file__), "pretrained", "generator.npz")
-
 
 class NoModelError(ValueError):
     pass
 
 
+PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
+# the models shipped in the package (`--model NAME`); each has a model card NAME.md beside it
+SHIPPED = ("anime", "human")
+DEFAULT_MODEL = "anime"
+
+
+def shipped_model(name):
+    """The file of a shipped model."""
+    if name not in SHIPPED:
+        raise NoModelError(f"no shipped model {name!r}: choose from {', '.join(SHIPPED)}")
+    path = os.path.join(PRETRAINED_DIR, f"{name}.npz")
+    if not os.path.exists(path):
+        raise NoModelError(f"the shipped {name} model is missing from this installation "
+                           f"({path}); reinstall tinygan, or pass --checkpoint")
+    return path
+
+
+
+
 def find_checkpoint(path=None, runs_dir="runs"):
     """A checkpoint file for `path` (a file, or a run folder -> its newest checkpoint); without
-    a path, the newest checkpoint under runs/, else the shipped pretrained generator."""
+    a path, the newest checkpoint under runs/, else the shipped anime model."""
     if path:
         if os.path.isdir(path):
             found = ckpt.list_checkpoints(path)
@@ -33,8 +50,8 @@ def find_checkpoint(path=None, runs_dir="runs"):
     runs = glob.glob(os.path.join(runs_dir, "*", f"{ckpt.PREFIX}*.npz"))
     if runs:
         return max(runs, key=os.path.getmtime)
-    if os.path.exists(PRETRAINED):
-        return PRETRAINED
+    if os.path.exists(os.path.join(PRETRAINED_DIR, f"{DEFAULT_MODEL}.npz")):
+        return shipped_model(DEFAULT_MODEL)
     raise NoModelError("no trained model found: train one with `tinygan train --data demo "
                        "--steps 500`, or pass --checkpoint")
 
@@ -51,10 +68,11 @@ def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True
     if with_discriminator:
         d_state = ckpt.section(arrays, "D")
         if not d_state:
-            raise ckpt.CheckpointError(f"{path}: holds no discriminator (an exported generator); "
-                                       "--best needs a training checkpoint")
+            raise ckpt.CheckpointError(f"{path}: holds no discriminator (a generator exported "
+                                       "without --with-d); --best needs a training "
+                                       "checkpoint or an export with D")
         D = discriminator_for(config)
-        D.load_state_dict(d_state)
+        D.load_state_dict({k: v.astype(np.float32) for k, v in d_state.items()})
         D.to(device)
     return G.to(device), D, meta
 

@@ -18,6 +18,11 @@ DEVICE_OPTION = click.option("--device", type=click.Choice(DEVICES), default="au
                              "when CuPy sees one, else cpu.")
 
 
+MODEL_OPTION = click.option("--model", type=click.Choice(["anime", "human"]), help="Use a "
+                            "model shipped with tinygan: anime faces or human faces [default "
+                            "without --checkpoint: the newest run under runs/, else anime].")
+
+
 def fail(message):
     """Stop with a one-line error and exit code 2."""
     raise click.UsageError(message)
@@ -49,11 +54,14 @@ def main():
     launch.hold_output()   # under mpiexec, rank 0 speaks for all ranks
 
 
-def load_or_fail(checkpoint, device, with_discriminator=False):
-    """(path, G, D or None, meta) for a checkpoint argument, or a one-line error."""
-    from ..generate import NoModelError, find_checkpoint, load_generator
+def load_or_fail(checkpoint, device, with_discriminator=False, model=None):
+    """(path, G, D or None, meta) for a checkpoint argument or a shipped model's name, or a
+    one-line error."""
+    from ..generate import NoModelError, find_checkpoint, load_generator, shipped_model
+    if checkpoint and model:
+        fail("give --checkpoint or --model, not both")
     try:
-        path = find_checkpoint(checkpoint)
+        path = shipped_model(model) if model else find_checkpoint(checkpoint)
         G, D, meta = load_generator(path, device, with_discriminator=with_discriminator)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(str(exc))

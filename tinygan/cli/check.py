@@ -6,12 +6,13 @@ import sys
 import click
 import numpy as np
 
-from . import DEVICE_OPTION, device_or_fail, fail, load_or_fail, main
+from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, main
 
 
 @main.command("eval", short_help="Score generated faces against real ones (SWD).")
 @click.option("--checkpoint", help="Checkpoint file or run folder to score [default: as for "
               "sample].")
+@MODEL_OPTION
 @click.option("--samples", help="Score these images instead of a model: a folder, zip, tar or "
               ".npy/.npz of uint8 (N,H,W,3).")
 @click.option("--data", required=True, help="The real images to compare with (as for train "
@@ -26,7 +27,7 @@ from . import DEVICE_OPTION, device_or_fail, fail, load_or_fail, main
               show_default=True, help="With --samples: the size both sets are compared at.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 @DEVICE_OPTION
-def evaluate(checkpoint, samples, data, n, seed, train_mode_bn, size, as_json, device):
+def evaluate(checkpoint, model, samples, data, n, seed, train_mode_bn, size, as_json, device):
     """Score generated faces against real ones (SWD, lower is better).
 
     The multi-scale sliced Wasserstein distance x1e3 of Karras et al. 2018, per pyramid level
@@ -44,7 +45,7 @@ def evaluate(checkpoint, samples, data, n, seed, train_mode_bn, size, as_json, d
         what = samples
     else:
         from ..generate import generate, latent
-        path, G, _, meta = load_or_fail(checkpoint, device)
+        path, G, _, meta = load_or_fail(checkpoint, device, model=model)
         size = meta["config"]["size"]
         z = latent(seed + 1000, n, meta["config"]["nz"])
         fake = generate(G, z, device, batch_statistics=train_mode_bn)

@@ -5,13 +5,14 @@ import os
 import click
 import numpy as np
 
-from . import DEVICE_OPTION, device_or_fail, fail, load_or_fail, main
+from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, main
 
 
 @main.command()
 @click.option("-n", "n", type=int, default=64, show_default=True, help="How many faces.")
 @click.option("--checkpoint", help="Checkpoint file or run folder [default: the newest run "
-              "under runs/, else the shipped pretrained model].")
+              "under runs/, else the shipped anime model].")
+@MODEL_OPTION
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Picks the noise: the same seed draws the same faces.")
 @click.option("--out", default="samples.png", show_default=True, help="Grid PNG to write.")
@@ -20,10 +21,11 @@ from . import DEVICE_OPTION, device_or_fail, fail, load_or_fail, main
 @click.option("--truncation", type=click.FloatRange(min=0, min_open=True),
               help="Redraw noise values beyond this magnitude: more typical, less varied faces.")
 @click.option("--best", type=click.IntRange(min=1), help="Draw 4x more faces and keep the "
-              "N that the discriminator rates most real (needs a training checkpoint).")
+              "N that the discriminator rates most real (a training checkpoint or a shipped "
+              "model: they carry their discriminator).")
 @click.option("--cols", type=click.IntRange(min=1), help="Grid columns [default: square].")
 @DEVICE_OPTION
-def sample(n, checkpoint, seed, out, separate, truncation, best, cols, device):
+def sample(n, checkpoint, model, seed, out, separate, truncation, best, cols, device):
     """Draw new faces from a trained generator into a grid PNG."""
     from ..generate import best_of, generate, latent
     from ..images import grid, save_png
@@ -32,7 +34,8 @@ def sample(n, checkpoint, seed, out, separate, truncation, best, cols, device):
     if best and best != n:
         n = best
     device = device_or_fail(device)
-    path, G, D, meta = load_or_fail(checkpoint, device, with_discriminator=bool(best))
+    path, G, D, meta = load_or_fail(checkpoint, device, with_discriminator=bool(best),
+                                   model=model)
     nz = meta["config"]["nz"]
     if best:
         faces = best_of(G, D, latent(seed, 4 * n, nz, truncation), n, device)
@@ -55,6 +58,7 @@ def sample(n, checkpoint, seed, out, separate, truncation, best, cols, device):
 @click.argument("seed_a", type=int)
 @click.argument("seed_b", type=int)
 @click.option("--checkpoint", help="Checkpoint file or run folder [default: as for sample].")
+@MODEL_OPTION
 @click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True,
               help="Frames from A to B. The GIF walks back to A too, so it holds "
               "2 x FRAMES - 2 frames in all (94 for 48).")
@@ -63,12 +67,12 @@ def sample(n, checkpoint, seed, out, separate, truncation, best, cols, device):
               "64 px, 1 for 96 px].")
 @click.option("--out", default="interpolation.gif", show_default=True, help="GIF to write.")
 @DEVICE_OPTION
-def interpolate(seed_a, seed_b, checkpoint, frames, scale, out, device):
+def interpolate(seed_a, seed_b, checkpoint, model, frames, scale, out, device):
     """A GIF walking latent space from the face of SEED_A to that of SEED_B and back."""
     from ..generate import generate, latent, slerp
     from ..images import enlarge, save_gif
     device = device_or_fail(device)
-    path, G, _, meta = load_or_fail(checkpoint, device)
+    path, G, _, meta = load_or_fail(checkpoint, device, model=model)
     nz, size = meta["config"]["nz"], meta["config"]["size"]
     a, b = latent(seed_a, 1, nz)[0], latent(seed_b, 1, nz)[0]
     ts = np.linspace(0, 1, frames)

@@ -83,7 +83,7 @@ def runs(root):
                    f"{r['checkpoint'] or '(none yet)'}")
 
 
-@main.command(short_help="Write a generator-only file (for sampling and fine-tuning).")
+@main.command(short_help="Write a model file for sampling and fine-tuning.")
 @click.argument("checkpoint")
 @click.option("--out", required=True, help="The .npz file to write.")
 @click.option("--float16/--float32", default=True, show_default=True,
@@ -96,8 +96,11 @@ def runs(root):
               "(checkpoint averaging; CHECKPOINT must then be a run folder).")
 @click.option("--recalibrate/--no-recalibrate", default=True, show_default=True,
               help="Re-estimate BatchNorm statistics for the exported weights.")
-def export(checkpoint, out, float16, card, raw, average, recalibrate):
-    """Write a generator-only file (for sampling and fine-tuning) from a checkpoint."""
+@click.option("--with-d", is_flag=True, help="Also store the newest checkpoint's "
+              "discriminator, so that `tinygan sample --best` works on the file.")
+def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
+    """Write a generator file (for sampling and fine-tuning) from a checkpoint; with --with-d,
+    the discriminator too. No optimizer state is kept."""
     from ..gan import recalibrate_batchnorm
     from ..generate import NoModelError, find_checkpoint
     from ..models import generator
@@ -121,7 +124,12 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate):
         recalibrate_batchnorm(G, config["nz"], seed=config.get("seed", 0), faces=2048)
     dtype = np.float16 if float16 else np.float32
     exported = {f"G_ema/{k}": v.astype(dtype) for k, v in G.state_dict().items()}
-    keep = ("size", "nz", "ngf", "ndf", "seed")
+    if with_d:
+        d_state = ckpt.section(loaded[0][0], "D")
+        if not d_state:
+            fail(f"{paths[0]}: holds no discriminator to export")
+        exported.update({f"D/{k}": v.astype(dtype) for k, v in d_state.items()})
+    keep = ("size", "nz", "ngf", "ndf", "seed", "recipe", "loss", "d_norm", "mbstd", "augment")
     new_meta = dict(config={k: config[k] for k in keep if k in config}, step=meta.get("step"),
                     **{k: meta[k] for k in ("epoch", "steps_per_epoch") if k in meta},
                     source=", ".join(os.path.basename(p) for p in paths),

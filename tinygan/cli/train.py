@@ -79,8 +79,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
 @click.option("--resume", type=click.Path(file_okay=False),
               help="Continue the run in this folder from its newest good checkpoint.")
 @click.option("--init", "init_from", type=click.Path(dir_okay=True),
-              help="Start from this checkpoint, run folder or exported generator "
-              "(fine-tuning); optimizer state starts fresh.")
+              help="Start from this checkpoint, run folder or exported generator, or a "
+              "shipped model ('anime', 'human'): fine-tuning; optimizer state starts fresh.")
 @click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True,
               help="Steps per row of log.csv and per update of the progress bar's numbers.")
 @click.option("--sample-every", type=click.IntRange(min=1), default=250, show_default=True,
@@ -99,8 +99,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
               "the last good checkpoint, halve the learning rate and go on.")
 @DEVICE_OPTION
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
-          mbstd, augment, lr, lr_d, beta1, beta2, real_label, label_noise, flip, ema, seed, out, name, resume, init_from, log_every, sample_every,
-          ckpt_every, keep, demo_count, tf32, inject_nan_at, on_nan, device):
+          mbstd, augment, lr, lr_d, beta1, beta2, real_label, label_noise, flip, ema, seed, out,
+          name, resume, init_from, log_every, sample_every, ckpt_every, keep, demo_count, tf32, inject_nan_at, on_nan, device):
     """Train a GAN on a set of face images.
 
     \b
@@ -292,9 +292,10 @@ def describe_storage(report, images):
 
 def _init_from(trainer, path):
     """Copy G (and D, when the file has one) from a checkpoint or exported generator."""
-    from ..generate import NoModelError, find_checkpoint
+    from ..generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
     try:
-        path = find_checkpoint(path)
+        path = shipped_model(path) if path in SHIPPED and not os.path.exists(path) \
+            else find_checkpoint(path)
         arrays, meta = ckpt.load(path)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(f"--init: {exc}")
