@@ -89,7 +89,8 @@ def test_loss_matches_numpy(gpu):
 
 
 @pytest.mark.parametrize("recipe", [dict(recipe="dcgan", label_noise=0.1),
-                                    dict(recipe="modern", augment="color,translation,cutout")])
+                                    dict(recipe="modern", d_norm="spectral", mbstd=True,
+                                         augment="color,translation,cutout")])
 def test_training_steps_match_cpu(gpu, recipe):
     config = dict(size=32, nz=32, ngf=16, ndf=16, **recipe)
     cpu, on_gpu = GAN(config, device="cpu", seed=0), GAN(config, device="gpu", seed=0)

@@ -35,8 +35,6 @@ ENV = dict(os.environ, PYTHONPATH=REPO, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREAD
 TINY = ["--data", "demo", "--demo-count", "64", "--size", "32", "--ngf", "8", "--ndf", "8",
         "--batch", "16", "--recipe", "dcgan", "--real-label", "0.9", "--label-noise", "0.1",
         "--log-every", "1", "--sample-every", "1000", "--device", "cpu"]
-# the modern recipe: spectral norm, hinge loss, minibatch std. dev. and every augmentation
-MODERN = ["--recipe", "modern", "--augment", "color,translation,cutout"]
 CLI = [sys.executable, "-m", "tinygan.cli"]
 RELATIVE_TOLERANCE = 1e-5
 
@@ -113,7 +111,7 @@ def test_two_and_four_ranks_train_like_one_process(reference, tmp_path):
 
 
 @pytest.mark.parametrize("config", [
-    dict(recipe="modern", augment="color,translation,cutout"),
+    dict(recipe="modern", d_norm="spectral", mbstd=True, augment="color,translation,cutout"),
     dict(recipe="dcgan", real_label=0.9, label_noise=0.3)])
 def test_a_step_split_over_ranks_gets_the_whole_batchs_gradients(config):
     """Each rank takes its share of the whole batch's augmentation draws and label flips, the

@@ -35,8 +35,9 @@ def test_a_config_without_a_recipe_is_a_dcgan_one():
     assert SpectralNorm not in kinds(discriminator_for(old))
 
 
-def test_the_modern_discriminator_has_spectral_norm_and_minibatch_std():
-    D = dcgan_init(discriminator_for(dict(SMALL, recipe="modern")), np.random.default_rng(0))
+def test_a_spectral_discriminator_has_spectral_norm_and_minibatch_std():
+    config = dict(SMALL, d_norm="spectral", mbstd=True)
+    D = dcgan_init(discriminator_for(config), np.random.default_rng(0))
     assert BatchNorm2d not in kinds(D)
     assert kinds(D).count(SpectralNorm) == 4 and kinds(D)[-3] is MinibatchStd
     # every conv has a bias (no BatchNorm follows), and the last takes the extra channel
@@ -46,8 +47,8 @@ def test_the_modern_discriminator_has_spectral_norm_and_minibatch_std():
 
 
 def test_settings_given_override_the_recipe_and_unknown_recipes_are_refused():
-    c = complete(dict(recipe="modern", loss="bce", lr_d=4e-4, augment=None))
-    assert c["loss"] == "bce" and c["lr_d"] == 4e-4
+    c = complete(dict(recipe="modern", loss="bce", lr_d=4e-4, augment=None, mbstd=True))
+    assert c["loss"] == "bce" and c["lr_d"] == 4e-4 and c["mbstd"] is True
     assert c["augment"] == RECIPES["modern"]["augment"]     # None means "the recipe's"
     with pytest.raises(ValueError, match="unknown recipe 'wgan'"):
         complete(dict(recipe="wgan"))
@@ -61,7 +62,8 @@ def test_the_generator_step_follows_the_gradient_through_d_and_the_augmentation(
     central differences in float64. Adam's first step moves every weight by lr * sign(g), so a
     step that skipped the augmentation's backward, or used the wrong loss, moves many of them
     the wrong way."""
-    config = dict(SMALL, recipe="modern", augment="color,translation,cutout", ema=0.0)
+    config = dict(SMALL, recipe="modern", d_norm="spectral", mbstd=True,
+                  augment="color,translation,cutout", ema=0.0)
     gan = GAN(config, dtype=np.float64, fast=False)
     rng = np.random.default_rng(1)
     real = rng.uniform(-1, 1, (8, 32, 32, 3))
@@ -111,10 +113,11 @@ def test_the_augmentation_draws_of_a_batch_split_in_parts_are_the_whole_batchs()
 def test_the_cli_writes_the_recipe_and_its_overrides_into_the_config(tmp_path):
     out = tmp_path / "run"
     result = invoke("train", "--data", "demo", "--steps", 2, "--out", out, "--lr-d", 4e-4,
-                    "--augment", "translation, cutout", *TINY)
+                    "--augment", "translation, cutout", "--d-norm", "spectral", "--mbstd",
+                    *TINY)
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
-    assert config["recipe"] == "modern" and config["loss"] == "hinge"
+    assert config["recipe"] == "modern" and config["loss"] == RECIPES["modern"]["loss"]
     assert config["d_norm"] == "spectral" and config["mbstd"] is True
     assert config["augment"] == "translation,cutout" and config["lr_d"] == 4e-4
     assert config["lr"] == 2e-4
@@ -126,8 +129,8 @@ def test_the_cli_writes_the_recipe_and_its_overrides_into_the_config(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--augment", "blur"], "--augment 'blur': choose from color, translation, cutout"),
-    (["--label-noise", "0.1"], "--real-label and --label-noise are BCE's labels"),
-    (["--batch", "18"], "--mbstd groups 4 images: --batch 18"),
+    (["--loss", "hinge", "--label-noise", "0.1"], "--real-label and --label-noise are BCE's labels"),
+    (["--batch", "18", "--mbstd"], "--mbstd groups 4 images: --batch 18"),
 ])
 def test_bad_recipe_options_are_one_line_errors(tmp_path, args, message):
     from click.testing import CliRunner

@@ -122,7 +122,7 @@ def test_an_export_with_d_serves_best_and_fine_tuning(tiny_run, tmp_path):
     d_keys = [k for k in newest if k.startswith("D/")]
     assert d_keys and all(np.allclose(arrays[k], newest[k], rtol=1e-3, atol=1e-4)
                           for k in d_keys)
-    assert meta["config"]["recipe"] == "modern" and meta["config"]["d_norm"] == "spectral"
+    assert meta["config"]["recipe"] == "modern" and meta["config"]["loss"] == "hinge"
     r = invoke("sample", "-n", 4, "--best", 4, "--checkpoint", exported, "--out",
                tmp_path / "best.png", "--device", "cpu")
     assert r.exit_code == 0, r.output

@@ -11,7 +11,7 @@ import numpy as np
 from .. import checkpoint as ckpt
 from ..backend import enable_tf32
 from ..cache import mapping_of
-from ..recipes import D_NORMS, LOSSES, RECIPES, complete
+from ..recipes import D_NORMS, LOSSES, RECIPES, complete, describe
 from ..recipes import DEFAULT as DEFAULT_RECIPE
 from ..runfolder import DEFAULT_EPOCHS
 from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
@@ -40,9 +40,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
 @click.option("--ndf", type=click.IntRange(min=4), default=64, show_default=True,
               help="Discriminator width (channels of its first layer).")
 @click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE,
-              show_default=True, help="How to train: 'modern' (spectral norm in D, hinge loss, "
-              "minibatch std. dev., DiffAugment) or 'dcgan' (Radford et al. 2015, BatchNorm in "
-              "D, BCE). The options below marked [recipe] override one of its settings.")
+              show_default=True, help="How to train. " + "; ".join(map(describe, RECIPES))
+              + ". The options below marked [recipe] override one of its settings.")
 @click.option("--loss", type=click.Choice(LOSSES), help="[recipe] bce (cross-entropy on D's "
               "logits, non-saturating for G) or hinge.")
 @click.option("--d-norm", type=click.Choice(D_NORMS), help="[recipe] How D's convolutions are "
