@@ -74,7 +74,8 @@ def main():
             for v, r in results.items())
         print(line, flush=True)
         for v, r in results.items():
-            rows.append(dict(step=step, variant=v, **{f"swd_{k}": round(r[k], 3) for k in r}))
+            rows.append(dict(run=os.path.basename(os.path.normpath(args.run)), step=step,
+                             variant=v, **{f"swd_{k}": round(r[k], 3) for k in r}))
     if args.out and rows:
         new = not os.path.exists(args.out)
         with open(args.out, "a", newline="") as f:
