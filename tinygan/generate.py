@@ -28,8 +28,8 @@ def shipped_model(name):
         raise NoModelError(f"no shipped model {name!r}: choose from {', '.join(SHIPPED)}")
     path = os.path.join(PRETRAINED_DIR, f"{name}.npz")
     if not os.path.exists(path):
-        raise NoModelError(f"the shipped {name} model is missing from this installation "
-                           f"({path}); reinstall tinygan, or pass --checkpoint")
+        raise NoModelError(f"the {name} model is not in this installation ({path}); "
+                           "pass --checkpoint, or train one with tinygan train")
     return path
 
 

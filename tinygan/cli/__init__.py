@@ -43,7 +43,7 @@ def tqdm_bar(**kw):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tinygan")
 def main():
-    """tinygan: a from-scratch DCGAN in NumPy/CuPy that draws anime-style faces.
+    """tinygan: a from-scratch GAN in NumPy/CuPy that draws anime-style and human faces.
 
     \b
     Quick start:
