@@ -15,7 +15,7 @@ from tinygan.generate import generate, latent, load_generator, shipped_model
 @pytest.mark.parametrize("name", ["anime"])
 def test_shipped_model_is_small_and_has_a_card(name):
     path = shipped_model(name)
-    assert os.path.getsize(path) < 14 * 2**20
+    assert os.path.getsize(path) < 12 * 2**20    # G (and later D), float16, deflated
     arrays, meta = ckpt.load(path)
     assert meta["config"]["size"] == 64 and "model_card" in meta
     assert all(v.dtype == np.float16 for v in arrays.values())

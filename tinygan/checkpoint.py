@@ -35,14 +35,15 @@ def encode_meta(meta):
     return np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
 
 
-def save(path, arrays, meta):
-    """Write arrays + meta to `path` atomically (temporary file, fsync, rename)."""
+def save(path, arrays, meta, compress=False):
+    """Write arrays + meta to `path` atomically (temporary file, fsync, rename); `compress`
+    deflates the entries (for files that ship: slower to write, ~8% smaller in float16)."""
     payload = dict(arrays)
     payload["meta"] = encode_meta(dict(meta, format=FORMAT))
     tmp = f"{path}.tmp"
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **payload)
+            (np.savez_compressed if compress else np.savez)(f, **payload)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -137,6 +137,6 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
     if card:
         with open(card) as f:
             new_meta["model_card"] = json.load(f)
-    ckpt.save(out, exported, new_meta)
+    ckpt.save(out, exported, new_meta, compress=True)
     click.echo(f"wrote {out} ({os.path.getsize(out) / 2**20:.1f} MB, step {meta.get('step')})",
                err=True)
