@@ -105,12 +105,17 @@ def generate(G, z, device="cpu", batch_size=256, batch_statistics=False):
 
 
 def best_of(G, D, z, k, device="cpu"):
-    """The k faces of z that D finds most real, best first."""
+    """The k faces of z that D finds most real, best first.
+
+    D scores them with BatchNorm's batch statistics, over batches of about 64 generated
+    faces: that is how D saw G's faces in every training step. Its running statistics mix
+    real batches with generated ones, and with them D can rate a scrambled image above a
+    face."""
     faces = []
     scores = []
-    for i in range(0, len(z), 256):
-        x = G.forward(to_device(z[i:i + 256], device), train=False)
-        scores.append(to_host(D.forward(x, train=False)).ravel())
+    for part in np.array_split(z, max(1, round(len(z) / 64))):
+        x = G.forward(to_device(part, device), train=False)
+        scores.append(to_host(D.forward(x, train=True)).ravel())
         faces.append(to_uint8(to_host(x)))
     release(G, D)
     order = np.argsort(-np.concatenate(scores))[:k]
