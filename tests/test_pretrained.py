@@ -9,31 +9,38 @@ import pytest
 from conftest import invoke
 
 from tinygan import checkpoint as ckpt
-from tinygan.generate import generate, latent, load_generator, shipped_model
+from tinygan.generate import SHIPPED, generate, latent, load_generator, shipped_model
 
 
-@pytest.mark.parametrize("name", ["anime"])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_is_small_and_has_a_card(name):
     path = shipped_model(name)
-    assert os.path.getsize(path) < 12 * 2**20    # G (and later D), float16, deflated
+    assert os.path.getsize(path) < 12 * 2**20    # G and D, float16, deflated
     arrays, meta = ckpt.load(path)
     assert meta["config"]["size"] == 64 and "model_card" in meta
     assert all(v.dtype == np.float16 for v in arrays.values())
+    assert any(k.startswith("D/") for k in arrays)          # for --best
     card = os.path.join(os.path.dirname(path), f"{name}.md")
     text = open(card).read()
-    for fact in ("Data", "Training", "Hardware", "SWD", "floor"):
+    for fact in ("Data", "Recipe", "Training", "Hardware", "SWD", "floor", "licen"):
         assert fact.lower() in text.lower(), fact
 
 
-@pytest.mark.parametrize("name", ["anime"])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_faces_are_varied_not_collapsed(name):
-    G, _, meta = load_generator(shipped_model(name))
+    G, D, meta = load_generator(shipped_model(name), with_discriminator=True)
     faces = generate(G, latent(0, 16, meta["config"]["nz"])).astype(np.float32)
     assert faces.shape == (16, 64, 64, 3)
     # every pair of faces differs clearly (no mode collapse), and faces are not flat colour
     diffs = [np.abs(faces[i] - faces[j]).mean() for i in range(16) for j in range(i + 1, 16)]
     assert min(diffs) > 10
     assert faces.std(axis=(1, 2)).mean() > 20
+    # D, with the batch statistics `--best` scores with, rates G's faces above the same
+    # faces with their pixels scrambled (same colours, no face)
+    x = faces / 127.5 - 1
+    order = np.random.default_rng(0).permutation(64 * 64)
+    scrambled = np.ascontiguousarray(x.reshape(16, -1, 3)[:, order].reshape(x.shape))
+    assert D.forward(x, train=True).mean() > D.forward(scrambled, train=True).mean() + 1
 
 
 def test_sample_without_a_run_uses_the_anime_model(tmp_path, monkeypatch):
@@ -48,9 +55,9 @@ def test_sample_without_a_run_uses_the_anime_model(tmp_path, monkeypatch):
                         "pip install")
 
 
-@pytest.mark.parametrize("name", ["anime"])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_model_picks_a_shipped_model_in_sample_interpolate_and_eval(name, tmp_path):
-    r = invoke("sample", "-n", 4, "--model", name, "--out", tmp_path / "s.png",
+    r = invoke("sample", "-n", 4, "--best", 4, "--model", name, "--out", tmp_path / "s.png",
                "--device", "cpu")
     assert r.exit_code == 0, r.output
     assert f"{name}.npz" in r.output
