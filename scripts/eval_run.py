@@ -42,6 +42,7 @@ def main():
     floor = swd(real_b, real_a, seed=args.seed)
     print(f"real vs real floor: avg {floor['avg']:.2f}  "
           + " / ".join(f"{floor[k]:.2f}" for k in floor if k != "avg"))
+    run_name = os.path.basename(os.path.normpath(args.run))
     wanted = {int(s) for s in args.steps.split(",")} if args.steps else None
     rows = []
     variants = args.variants.split(",")
@@ -74,8 +75,8 @@ def main():
             for v, r in results.items())
         print(line, flush=True)
         for v, r in results.items():
-            rows.append(dict(run=os.path.basename(os.path.normpath(args.run)), step=step,
-                             variant=v, **{f"swd_{k}": round(r[k], 3) for k in r}))
+            rows.append(dict(run=run_name, step=step, variant=v,
+                             **{f"swd_{k}": round(r[k], 3) for k in r}))
     if args.out and rows:
         new = not os.path.exists(args.out)
         with open(args.out, "a", newline="") as f:

@@ -90,13 +90,17 @@ def latent(seed, n, nz, truncation=None):
     return z.astype(np.float32)
 
 
+# the training batch: batch statistics are taken over this many faces, as in training
+STATISTICS_BATCH = 64
+
+
 def generate(G, z, device="cpu", batch_size=256, batch_statistics=False):
     """uint8 faces (N, S, S, 3) for noise z (N, nz), with BatchNorm's running statistics, so a
     face does not depend on the others in its batch. With batch_statistics=True, BatchNorm
     uses each batch of 64's own statistics instead ("train-mode" sampling)."""
     out = []
     if batch_statistics:
-        batch_size = 64
+        batch_size = STATISTICS_BATCH
     for i in range(0, len(z), batch_size):
         x = G.forward(to_device(z[i:i + batch_size], device), train=batch_statistics)
         out.append(to_uint8(to_host(x)))
@@ -113,7 +117,7 @@ def best_of(G, D, z, k, device="cpu"):
     face."""
     faces = []
     scores = []
-    for part in np.array_split(z, max(1, round(len(z) / 64))):
+    for part in np.array_split(z, max(1, round(len(z) / STATISTICS_BATCH))):
         x = G.forward(to_device(part, device), train=False)
         scores.append(to_host(D.forward(x, train=True)).ravel())
         faces.append(to_uint8(to_host(x)))
