@@ -46,6 +46,7 @@ args = parse()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 os.environ["TINYGAN_THREADS"] = str(args.threads)
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # as `import tinygan` first would set
 
 import numpy as np  # noqa: E402
 

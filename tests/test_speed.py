@@ -17,6 +17,17 @@ from tinygan.speed.conv import conv_transpose_few_channels
 from tinygan.speed.im2col import col2im_fast, im2col_fast
 
 
+@pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
+def threads(request, monkeypatch):
+    """The fast layers' passes on one thread, or cut into parts over three threads (every
+    array big enough to be cut, so that the small test shapes take that path too)."""
+    from tinygan.speed import threads
+    monkeypatch.setattr(threads, "MIN_ELEMENTS", 0)
+    threads.set_threads(request.param)
+    yield request.param
+    threads.set_threads(None)
+
+
 def twins(textbook, fast, seed=0):
     """A textbook layer and its fast twin with the same random float64 parameters."""
     rng = np.random.default_rng(seed)
@@ -45,7 +56,7 @@ def assert_same(textbook, fast, x, train=True, calls=2):
 
 
 @pytest.mark.parametrize("k,s,p,h,w,n,bias", CONV_CASES)
-def test_im2col_and_col2im_fast_match_textbook(k, s, p, h, w, n, bias):
+def test_im2col_and_col2im_fast_match_textbook(k, s, p, h, w, n, bias, threads):
     x = np.random.default_rng(0).standard_normal((n, h, w, 3))
     cols = im2col(x, k, s, p)
     np.testing.assert_array_equal(im2col_fast(x, k, s, p), cols)
@@ -54,14 +65,14 @@ def test_im2col_and_col2im_fast_match_textbook(k, s, p, h, w, n, bias):
 
 
 @pytest.mark.parametrize("k,s,p,h,w,n,bias", CONV_CASES)
-def test_fast_conv2d_matches_textbook(k, s, p, h, w, n, bias):
+def test_fast_conv2d_matches_textbook(k, s, p, h, w, n, bias, threads):
     x = np.random.default_rng(2).standard_normal((n, h, w, 3))
     assert_same(*twins(Conv2d(3, 5, k, s, p, bias), speed.FastConv2d(3, 5, k, s, p, bias)), x)
 
 
 @pytest.mark.parametrize("c_out", [2, 10])   # the channels-first layout and the col2im one
 @pytest.mark.parametrize("k,s,p,h,w,n,bias", CONV_CASES)
-def test_fast_conv_transpose2d_matches_textbook(k, s, p, h, w, n, bias, c_out):
+def test_fast_conv_transpose2d_matches_textbook(k, s, p, h, w, n, bias, c_out, threads):
     h, w = max(1, h // 2), max(1, w // 2)
     x = np.random.default_rng(3).standard_normal((n, h, w, 3))
     pair = twins(ConvTranspose2d(3, c_out, k, s, p, bias),
@@ -79,7 +90,7 @@ def test_few_channels_layout_matches_textbook(k, s, p):
 
 @pytest.mark.parametrize("train", [True, False])
 @pytest.mark.parametrize("shape", [(4, 3, 2, 3), (2, 5, 5, 4), (8, 1, 1, 6)])
-def test_fast_batchnorm_matches_textbook(shape, train):
+def test_fast_batchnorm_matches_textbook(shape, train, threads):
     x = np.random.default_rng(4).standard_normal(shape) * 3 + 1
     textbook, fast = twins(BatchNorm2d(shape[-1]), speed.FastBatchNorm2d(shape[-1]))
     assert_same(textbook, fast, x, train)
@@ -89,9 +100,30 @@ def test_fast_batchnorm_matches_textbook(shape, train):
 
 @pytest.mark.parametrize("textbook,fast", [(ReLU(), speed.FastReLU()),
                                            (LeakyReLU(0.2), speed.FastLeakyReLU(0.2))])
-def test_fast_activations_match_textbook(textbook, fast):
+def test_fast_activations_match_textbook(textbook, fast, threads):
     x = np.random.default_rng(5).standard_normal((3, 4, 4, 2))
     assert_same(textbook, fast, x)
+
+
+def test_over_batch_runs_the_parts_on_threads_and_passes_errors_on(threads):
+    import threading
+
+    from tinygan.speed.threads import over_batch
+    x, seen = np.arange(12.0).reshape(6, 2), []
+    all_parts_started = threading.Barrier(threads, timeout=10)
+
+    def part_sum(part, scale):
+        if scale is None:
+            raise ValueError("bad part")
+        seen.append(threading.get_ident())
+        all_parts_started.wait()   # breaks (and fails the test) unless the parts run at once
+        return part.sum() * scale
+
+    parts = over_batch(part_sum, x, args=(2.0,))
+    assert len(parts) == threads and sum(parts) == 2 * x.sum()
+    assert len(set(seen)) == threads
+    with pytest.raises(ValueError, match="bad part"):
+        over_batch(part_sum, x, args=(None,))
 
 
 @pytest.mark.parametrize("layer,shape", [
@@ -101,7 +133,7 @@ def test_fast_activations_match_textbook(textbook, fast):
     (speed.FastBatchNorm2d(3), (4, 3, 2, 3)),
     (speed.FastLeakyReLU(0.2), (2, 3, 3, 2)),
 ])
-def test_fast_layers_pass_gradient_checks(layer, shape):
+def test_fast_layers_pass_gradient_checks(layer, shape, threads):
     rng = np.random.default_rng(6)
     for key, value in layer.params.items():
         layer.params[key] = rng.normal(1 if key == "gamma" else 0, 0.5, value.shape)
@@ -109,7 +141,7 @@ def test_fast_layers_pass_gradient_checks(layer, shape):
     assert max(errors.values()) < TOL, errors
 
 
-def test_fast_and_textbook_networks_agree():
+def test_fast_and_textbook_networks_agree(threads):
     """A whole G and D built from fast layers compute what the textbook ones compute."""
     config = dict(size=32, nz=8, ngf=8, ndf=8)
     G, D = build(config, np.random.default_rng(0))

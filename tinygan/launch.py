@@ -62,6 +62,16 @@ def set_blas_threads():
         os.environ[name] = threads
 
 
+def shorten_blas_polling():
+    """After each matrix product, OpenBLAS's threads poll for the next one for about 2**28
+    cycles (0.1 s) before they sleep, which keeps every core busy between products, the very
+    cores that tinygan/speed/threads.py gives NumPy's copies and element-wise passes to; those
+    then run no faster on two threads than on one. 2**4 cycles puts them to sleep at once
+    (waking them costs microseconds per product). Set before NumPy loads; a value the user set
+    wins."""
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+
 class HeldOutput(io.TextIOBase):
     """Stands in for stdout and stderr on ranks other than 0. Every rank meets the same config
     and data errors, and rank 0 reports them; the last lines are kept all the same, to be shown

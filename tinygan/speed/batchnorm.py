@@ -1,25 +1,30 @@
 """Fast BatchNorm2d and activations: the textbook math in fewer whole-array passes.
 
 BatchNorm's statistics are reduced over (N, H, W) directly, without reshaping (so an input
-that is a strided view is not copied first), the centred input is turned into xhat in place,
-and backward builds dx in one buffer. Per-channel sums go through `sync` when several
+that is a strided view is not copied first), xhat and y live in buffers the layer reuses, and
+backward builds dx in one buffer. Every pass is cut along the batch axis and run on all
+cores (threads.py), the per-channel sums of the parts added up. Per-channel sums go through `sync` when several
 processes train together (tinygan/parallel.py sets it), so that the mean and variance are
 those of the global batch; alone, `sync` is None and the sums are this process's.
 """
 
+import numpy as np
+
 from ..backend import array_module
 from ..layers import BatchNorm2d, LeakyReLU, ReLU
+from .buffers import reuse
+from .threads import over_batch
 
 
 class FastBatchNorm2d(BatchNorm2d):
-    sync = None   # an object with .size (processes) and .allreduce_sum(array) -> array
+    sync = None       # an object with .size (processes) and .allreduce_sum(array) -> array
+    xhat = y = None   # kept between calls and reused: fresh big arrays cost page faults
 
     def _count(self, x):
         m = x.size // x.shape[-1]
         return m if self.sync is None else m * self.sync.size
 
     def forward(self, x, train=True):
-        axes = tuple(range(x.ndim - 1))
         gamma, beta = self.params["gamma"], self.params["beta"]
         self.train = train
         if not train:
@@ -32,24 +37,23 @@ class FastBatchNorm2d(BatchNorm2d):
             y *= gamma * self.inv_std
             y += beta
             return y
-        m = self._count(x)
-        if self.sync is None:
-            mean = x.mean(axis=axes)
-        else:
-            mean = self.sync.allreduce_sum(x.sum(axis=axes)) / m
-        xhat = x - mean
-        squares = xhat * xhat
-        if self.sync is None:
-            var = squares.mean(axis=axes)
-        else:
-            var = self.sync.allreduce_sum(squares.sum(axis=axes)) / m
+        n, m = len(x), self._count(x)
+        mean = self._mean(over_batch(_channel_mean, x, args=(n,)), x)
+        xhat = self.xhat = reuse(self.xhat, x.shape, x.dtype, array_module(x))
+        var = self._mean(over_batch(_centre, xhat, x, args=(mean, n)), x)
         self.update_running_statistics(mean, var, m)
         self.inv_std = (var + self.eps) ** -0.5
-        xhat *= self.inv_std
-        self.xhat = xhat
-        y = xhat * gamma
-        y += beta
+        y = self.y = reuse(self.y, x.shape, x.dtype, array_module(x))
+        over_batch(_scale_shift, y, xhat, args=(self.inv_std, gamma, beta))
         return y
+
+    def _mean(self, weighted_means, x):
+        """The whole batch's per-channel mean from its parts' (and, with `sync`, from the
+        other processes')."""
+        mean = _add_up(weighted_means)
+        if self.sync is None:
+            return mean
+        return self.sync.allreduce_sum(mean * (x.size // x.shape[-1])) / self._count(x)
 
     def update_running_statistics(self, mean, var, m):
         """The textbook update, in place: two operations per statistic instead of three."""
@@ -69,42 +73,118 @@ class FastBatchNorm2d(BatchNorm2d):
                 self.grads["gamma"] = (dy * xhat).sum(axis=axes)
                 self.grads["beta"] = dy.sum(axis=axes)
             return dy * (gamma * self.inv_std)
-        xhat = self.xhat
-        dbeta, dgamma = dy.sum(axis=axes), (dy * xhat).sum(axis=axes)
+        xhat, xp = self.xhat, array_module(dy)
+        sums = over_batch(_sums_for_backward, dy, xhat)
+        dbeta, dgamma = _add_up([part[0] for part in sums]), _add_up([part[1] for part in sums])
         if self.requires_grad:   # this process's share; the optimizer's sum adds the others
             self.grads["beta"], self.grads["gamma"] = dbeta, dgamma
         if self.sync is not None:
-            total = self.sync.allreduce_sum(array_module(dy).stack([dbeta, dgamma]))
+            total = self.sync.allreduce_sum(xp.stack([dbeta, dgamma]))
             dbeta, dgamma = total[0], total[1]
         m = self._count(dy)
-        dx = xhat * (dgamma * (-1.0 / m))
-        dx += dy
-        dx -= dbeta * (1.0 / m)
-        dx *= gamma * self.inv_std
+        dx = xp.empty(dy.shape, dtype=dy.dtype)
+        over_batch(_input_gradient, dx, dy, xhat,
+                   args=(dgamma * (-1.0 / m), dbeta * (-1.0 / m), gamma * self.inv_std))
         return dx
+
+
+# The passes over one part of the batch (tinygan/speed/threads.py runs the parts in parallel).
+
+def _channel_sum(x):
+    return x.sum(axis=tuple(range(x.ndim - 1)))
+
+
+def _channel_mean(x, n):
+    """x's per-channel mean, weighted by its share of a batch of n (the parts' add up to the
+    batch's mean; a whole batch takes one operation, one kernel on a GPU)."""
+    mean = x.mean(axis=tuple(range(x.ndim - 1)))
+    return mean if len(x) == n else mean * (len(x) / n)
+
+
+def _centre(xhat, x, mean, n):
+    """xhat = x - mean; returns the weighted per-channel mean of its squares."""
+    array_module(x).subtract(x, mean, out=xhat)
+    return _channel_mean(xhat * xhat, n)
+
+
+def _add_up(parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def _scale_shift(y, xhat, inv_std, gamma, beta):
+    """xhat *= inv_std (it is kept for backward); y = gamma * xhat + beta."""
+    xhat *= inv_std
+    array_module(y).multiply(xhat, gamma, out=y)
+    y += beta
+
+
+def _sums_for_backward(dy, xhat):
+    """(sum of dy, sum of dy * xhat), per channel."""
+    return _channel_sum(dy), _channel_sum(dy * xhat)
+
+
+def _input_gradient(dx, dy, xhat, xhat_scale, shift, scale):
+    """dx = (xhat * xhat_scale + dy + shift) * scale."""
+    array_module(dx).multiply(xhat, xhat_scale, out=dx)
+    dx += dy
+    dx += shift
+    dx *= scale
 
 
 class FastReLU(ReLU):
     """max(x, 0) in one pass, in place: the input's memory becomes the output, as with
     PyTorch's ReLU(inplace=True). The models put it after BatchNorm or a convolution, neither
-    of which keeps its output for its own backward. Backward masks with the output (y > 0
-    exactly where x > 0)."""
+    of which reads its output again. Backward masks with the output (y > 0 exactly where
+    x > 0)."""
 
     def forward(self, x, train=True):
-        self.y = array_module(x).maximum(x, 0, out=x)
-        return self.y
+        over_batch(_relu, x)
+        self.y = x
+        return x
 
     def backward(self, dy):
-        return dy * (self.y > 0)
+        dx = array_module(dy).empty_like(dy)
+        over_batch(_relu_gradient, dx, dy, self.y)
+        return dx
 
 
 class FastLeakyReLU(LeakyReLU):
     """max(x, slope * x) for 0 < slope < 1, in place like FastReLU; backward reads the sign
-    from the output."""
+    from the output, and scales dy by a factor built from it (1 where y > 0, else slope):
+    two multiplications and an addition run far faster than `where`, whose random branches
+    NumPy cannot vectorise."""
 
     def forward(self, x, train=True):
-        self.y = array_module(x).maximum(x, x * self.slope, out=x)
-        return self.y
+        over_batch(_leaky_relu, x, args=(self.slope,))
+        self.y = x
+        return x
 
     def backward(self, dy):
-        return array_module(dy).where(self.y > 0, dy, dy * self.slope)
+        xp = array_module(dy)
+        if xp is not np:   # on a GPU, `where` is one kernel, fewer than the factor's three
+            return xp.where(self.y > 0, dy, dy * self.slope)
+        dx = np.empty_like(dy)
+        over_batch(_leaky_relu_gradient, dx, dy, self.y, args=(self.slope,))
+        return dx
+
+
+def _relu(x):
+    array_module(x).maximum(x, 0, out=x)
+
+
+def _relu_gradient(dx, dy, y):
+    array_module(dy).multiply(dy, y > 0, out=dx)
+
+
+def _leaky_relu(x, slope):
+    array_module(x).maximum(x, x * slope, out=x)
+
+
+def _leaky_relu_gradient(dx, dy, y, slope):
+    """dx = dy * (slope + (1 - slope) * [y > 0])"""
+    array_module(dy).multiply(y > 0, 1 - slope, out=dx)
+    dx += slope
+    dx *= dy
