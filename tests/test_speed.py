@@ -160,6 +160,25 @@ def test_fast_and_textbook_networks_agree(threads):
     assert rel_error(G.flat_gradients(), G_ref.flat_gradients()) <= TOL
 
 
+def test_fast_adam_matches_textbook(threads, monkeypatch):
+    """Blocks of 7 numbers (a partial block at the end), three steps, float64."""
+    from tinygan.speed import optim as fast_optim
+    monkeypatch.setattr(fast_optim, "BLOCK", 7)
+    nets = [Sequential(Conv2d(2, 3, 3), BatchNorm2d(3)) for _ in range(2)]
+    for net in nets:
+        net.astype(np.float64)
+        net.flat_parameters()[:] = np.linspace(-1, 1, net.flat_parameters().size)
+    textbook, fast = Adam(nets[0], lr=0.1), speed.FastAdam(nets[1], lr=0.1)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        grad = rng.standard_normal(nets[0].flat_parameters().size)
+        textbook.step(grad)
+        fast.step(grad.copy())
+        assert rel_error(nets[1].flat_parameters(), nets[0].flat_parameters()) <= TOL
+    for key, value in textbook.state_dict().items():
+        assert rel_error(np.asarray(fast.state_dict()[key]), np.asarray(value)) <= TOL, key
+
+
 def test_parameters_are_views_of_one_flat_array():
     net = Sequential(Conv2d(2, 3, 3), BatchNorm2d(3))
     flat = net.flat_parameters()

@@ -24,6 +24,7 @@ from .losses import bce_with_logits, hinge_d, hinge_g
 from .models import build
 from .optim import Adam
 from .recipes import complete, d_learning_rate
+from .speed import FastAdam
 
 DEFAULTS = dict(size=64, nz=100, ngf=64, ndf=64, real_label=1.0, label_noise=0.0, ema=0.999,
                 seed=0)
@@ -38,8 +39,9 @@ class GAN:
         self.D.astype(dtype).to(device)
         self.G_ema = copy.deepcopy(self.G)
         betas = (c["beta1"], c["beta2"])
-        self.opt_G = Adam(self.G, lr=c["lr"], betas=betas)
-        self.opt_D = Adam(self.D, lr=d_learning_rate(c), betas=betas)
+        Optimizer = FastAdam if fast else Adam
+        self.opt_G = Optimizer(self.G, lr=c["lr"], betas=betas)
+        self.opt_D = Optimizer(self.D, lr=d_learning_rate(c), betas=betas)
         # one set of transforms per batch whose gradient is needed: the real and the fake one
         self.augment_real = DiffAugment(c["augment"]) if c["augment"] else None
         self.augment_fake = DiffAugment(c["augment"]) if c["augment"] else None

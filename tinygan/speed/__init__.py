@@ -5,8 +5,10 @@ Each class here subclasses its textbook layer (same parameters, same results to 
 round-off; tests/test_speed.py checks forward and backward in float64) and changes only how
 the work is done: reused buffers instead of fresh big arrays (buffers.py), im2col as one
 strided copy and col2im in fewer additions (im2col.py), a channels-first layout for the RGB
-layer on the CPU (conv.py), BatchNorm and activations in fewer passes (batchnorm.py). The
-models (tinygan/models.py) use these by default; `fast=False` builds the textbook ones.
+layer on the CPU (conv.py), BatchNorm and activations in fewer passes (batchnorm.py), Adam in
+cache-sized blocks (optim.py); and, on the CPU, every copy and element-wise pass cut along the
+batch and run on all cores (threads.py). The models (tinygan/models.py) and the GAN's
+optimizers use these by default; `fast=False` builds the textbook ones.
 
 Two rules come with the speed. A fast layer's output may live in a buffer that is reused on
 a later call (of the same layer, or for D's input gradients of any convolution), so it must be
@@ -17,6 +19,7 @@ their input, so they belong after a layer that does not keep its output (as in t
 from .batchnorm import FastBatchNorm2d, FastLeakyReLU, FastReLU
 from .buffers import held_bytes, release
 from .conv import FastConv2d, FastConvTranspose2d
+from .optim import FastAdam
 
-__all__ = ["FastBatchNorm2d", "FastConv2d", "FastConvTranspose2d", "FastLeakyReLU", "FastReLU",
-           "held_bytes", "release"]
+__all__ = ["FastAdam", "FastBatchNorm2d", "FastConv2d", "FastConvTranspose2d", "FastLeakyReLU",
+           "FastReLU", "held_bytes", "release"]
