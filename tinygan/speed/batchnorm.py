@@ -33,9 +33,9 @@ class FastBatchNorm2d(BatchNorm2d):
             # for an eval-mode backward (gradient checks only), which reads x again: x may be
             # a shared buffer of the layer before, valid only until that buffer's next use
             self.x = x
-            y = x - mean
-            y *= gamma * self.inv_std
-            y += beta
+            scale = gamma * self.inv_std
+            y = self.y = reuse(self.y, x.shape, x.dtype, array_module(x))
+            over_batch(_affine, y, x, args=(scale, beta - mean * scale))
             return y
         n, m = len(x), self._count(x)
         mean = self._mean(over_batch(_channel_mean, x, args=(n,)), x)
@@ -119,6 +119,12 @@ def _scale_shift(y, xhat, inv_std, gamma, beta):
     xhat *= inv_std
     array_module(y).multiply(xhat, gamma, out=y)
     y += beta
+
+
+def _affine(y, x, scale, shift):
+    """y = x * scale + shift (eval mode: (x - mean) / std * gamma + beta, folded)."""
+    array_module(y).multiply(x, scale, out=y)
+    y += shift
 
 
 def _sums_for_backward(dy, xhat):

@@ -95,10 +95,21 @@ def col2im_fast(cols, x_shape, stride, padding, out=None, name=None):
 def _add_blocks(blocks, by_offset):
     """col2im's q*q additions into zeroed `blocks` (one part of the batch; see col2im_fast)."""
     _, oh, ow, q = by_offset.shape[:4]
-    blocks.fill(0)
+    # On the CPU, offset (0, 0) is copied onto blocks [0, oh) x [0, ow) and only the rest is
+    # zeroed, one pass over the image fewer; on a GPU, one fill is one kernel launch fewer.
+    copy_first = isinstance(blocks, np.ndarray)
+    if copy_first:
+        blocks[:, oh:].fill(0)
+        blocks[:, :oh, :, ow:].fill(0)
+    else:
+        blocks.fill(0)
     for a in range(q):
         for b in range(q):
             # `target += ...` on a named view: `blocks[...] += ...` would also store the sum
             # back through __setitem__, one more copy of it
             target = blocks[:, a:a + oh, :, b:b + ow, :, :]
-            target += by_offset[:, :, :, a, :, b, :, :].transpose(0, 1, 3, 2, 4, 5)
+            stamp = by_offset[:, :, :, a, :, b, :, :].transpose(0, 1, 3, 2, 4, 5)
+            if a == b == 0 and copy_first:
+                target[...] = stamp
+            else:
+                target += stamp
