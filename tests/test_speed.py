@@ -246,3 +246,36 @@ def test_recalibration_does_not_depend_on_its_chunks():
     default = np.concatenate([v.ravel() for k, v in untouched.state_dict().items()
                               if k.endswith(("running_mean", "running_var"))])
     assert np.abs(stats[0] - default).max() > 1e-3
+
+
+def test_thread_count_follows_the_environment(monkeypatch):
+    """TINYGAN_THREADS wins; else the BLAS thread count (under mpiexec, a rank's share)."""
+    from tinygan.speed import threads
+    for name in ("TINYGAN_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+        threads.set_threads(None)
+        assert threads.threads() == 1
+        monkeypatch.setenv("TINYGAN_THREADS", "3")
+        threads.set_threads(None)
+        assert threads.threads() == 3
+    finally:
+        monkeypatch.undo()
+        threads.set_threads(None)
+
+
+@pytest.mark.parametrize("user_value,expected", [(None, "4"), ("12", "12")])
+def test_importing_tinygan_first_puts_idle_blas_threads_to_sleep(user_value, expected):
+    """OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, as NumPy loads: tinygan sets it first
+    (short, so idle BLAS threads stop polling the cores the passes run on) unless the user did."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if user_value:
+        env["OPENBLAS_THREAD_TIMEOUT"] = user_value
+    code = "import os, tinygan, numpy; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == expected
