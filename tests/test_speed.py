@@ -279,3 +279,24 @@ def test_importing_tinygan_first_puts_idle_blas_threads_to_sleep(user_value, exp
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == expected
+
+
+def test_a_forked_child_gets_a_pool_of_its_own():
+    """A child forked after the pool started (as data decoding workers are) can still run
+    passes on threads, instead of waiting forever on threads it does not have."""
+    import multiprocessing
+
+    from tinygan.speed import threads
+    threads.set_threads(2)
+    try:
+        x = np.ones((4, 1 << 14))
+        assert sum(threads.over_batch(np.sum, x)) == x.size   # the parent's pool is running
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            assert pool.apply_async(_sum_on_threads, (x,)).get(timeout=30) == x.size
+    finally:
+        threads.set_threads(None)
+
+
+def _sum_on_threads(x):
+    from tinygan.speed import threads
+    return sum(threads.over_batch(np.sum, x))

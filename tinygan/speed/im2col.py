@@ -93,7 +93,8 @@ def col2im_fast(cols, x_shape, stride, padding, out=None, name=None):
 
 
 def _add_blocks(blocks, by_offset):
-    """col2im's q*q additions into zeroed `blocks` (one part of the batch; see col2im_fast)."""
+    """blocks = 0, then col2im's q*q additions into it (one part of the batch; see
+    col2im_fast)."""
     _, oh, ow, q = by_offset.shape[:4]
     # On the CPU, offset (0, 0) is copied onto blocks [0, oh) x [0, ow) and only the rest is
     # zeroed, one pass over the image fewer; on a GPU, one fill is one kernel launch fewer.

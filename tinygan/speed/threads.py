@@ -10,9 +10,9 @@ and giving each part to a thread runs them on all cores at once:
                                       axis], the parts on `threads()` threads (the caller
                                       runs one of them); `args` go whole to every part
 
-The parts of a batch never overlap, so writes into them cannot collide. A per-channel sum is
-returned as one partial sum per part, for the caller to add. On a GPU (CuPy arrays), or for
-arrays too small to be worth a thread, fn simply runs once on the whole arrays.
+The parts never overlap, so writes into them cannot collide. fn's results come back one per
+part (partial sums, say) for the caller to combine. On a GPU (CuPy arrays), or for arrays too
+small to be worth a thread, fn simply runs once on the whole arrays.
 
 OpenBLAS keeps its threads polling for new work for a while after each product, on the very
 cores these threads need; tinygan/launch.py shortens that wait before NumPy loads.
@@ -55,6 +55,17 @@ def set_threads(count):
         if _pool is not None:
             _pool.shutdown()
         _count, _pool = count, None
+
+
+def _forget_pool():
+    """In a forked child the pool's threads do not exist (and its lock may have been held by
+    one of them): a new pool and lock, should the child need them."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _workers():
