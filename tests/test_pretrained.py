@@ -77,3 +77,25 @@ def _expect_usage_error(result, text):
     assert result.exit_code == 2, result.output
     assert text in result.output
     assert "Traceback" not in result.output
+
+
+def test_best_of_ranks_by_d_with_the_batch_statistics_of_each_64_faces():
+    """best_of returns the faces in the order D's scores give when D normalises each batch of
+    64 generated faces with that batch's statistics, as in training, not with its running
+    statistics (which rank them differently here)."""
+    from tinygan.generate import STATISTICS_BATCH, best_of
+    from tinygan.images import to_uint8
+    from tinygan.models import build
+    G, D = build(dict(size=32, nz=8, ngf=8, ndf=8), np.random.default_rng(0))
+    z = np.random.default_rng(1).standard_normal((2 * STATISTICS_BATCH, 8)).astype(np.float32)
+    faces, train_scores, eval_scores = [], [], []
+    for part in (z[:STATISTICS_BATCH], z[STATISTICS_BATCH:]):
+        x = G.forward(part, train=False).copy()
+        faces.append(to_uint8(x))
+        train_scores.append(D.forward(x, train=True).ravel().copy())
+        eval_scores.append(D.forward(x, train=False).ravel().copy())
+    train_order = np.argsort(-np.concatenate(train_scores))[:10]
+    eval_order = np.argsort(-np.concatenate(eval_scores))[:10]
+    assert list(train_order) != list(eval_order)   # the test can tell the two apart
+    best = best_of(G, D, z, 10)
+    np.testing.assert_array_equal(best, np.concatenate(faces)[train_order])
