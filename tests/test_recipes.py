@@ -156,3 +156,20 @@ def test_a_dcgan_run_from_before_recipes_resumes_as_dcgan(tmp_path):
     assert result.exit_code == 0, result.output
     arrays, meta = ckpt.load(ckpt.list_checkpoints(out)[0])
     assert meta["step"] == 4 and any("running_mean" in k for k in arrays if k.startswith("D/"))
+
+
+@pytest.mark.parametrize("ranks, batch, mbstd, message", [
+    (1, 18, True, "--mbstd groups 4 images: --batch 18 is not a multiple of 4"),
+    (2, 36, True, "--batch 36 over 2 ranks gives 18; use a multiple of 8"),
+    (2, 9, False, "--batch 9 cannot be shared by 2 ranks"),
+    (2, 40, True, None),
+    (1, 18, False, None),
+])
+def test_batch_rules_are_the_same_for_one_process_and_for_ranks(ranks, batch, mbstd, message):
+    """One rule, in World, for a plain process and for MPI ranks (MPIWorld adds its own
+    agreement checks first)."""
+    from tinygan.parallel import World
+    world = World()
+    world.size = ranks
+    problem = world.argument_problem(dict(batch=batch, mbstd=mbstd), "runs/x")
+    assert (problem is None) if message is None else (message in problem)

@@ -68,6 +68,18 @@ class World:
     rank, size = 0, 1
 
     def argument_problem(self, config, run_dir):
+        """Why these ranks cannot train with these settings, or None: the batch is shared
+        among them, and --mbstd needs each rank's share in whole groups of 4."""
+        batch, size = config["batch"], self.size
+        if batch % size:
+            return (f"--batch {batch} cannot be shared by {size} ranks (each takes "
+                    f"batch/{size}); use a multiple of {size}")
+        if config.get("mbstd") and (batch // size) % 4:
+            if size == 1:
+                return (f"--mbstd groups 4 images: --batch {batch} is not a multiple of 4 "
+                        "(or use --no-mbstd)")
+            return (f"--mbstd groups 4 images of each rank's batch: --batch {batch} over "
+                    f"{size} ranks gives {batch // size}; use a multiple of {4 * size}")
         return None
 
     def data_problem(self, images):
@@ -148,14 +160,7 @@ class MPIWorld(World):
             keys = sorted(k for k in first.keys() | theirs.keys() if first.get(k) != theirs.get(k))
             return (f"the ranks were started with different arguments: rank {odd} differs from "
                     f"rank 0 in {', '.join(keys)}; start every rank with the same command")
-        if config["batch"] % self.size:
-            return (f"--batch {config['batch']} cannot be shared by {self.size} ranks (each takes "
-                    f"batch/{self.size}); use a multiple of {self.size}")
-        if config.get("mbstd") and (config["batch"] // self.size) % 4:
-            return (f"--mbstd groups 4 images of each rank's batch: --batch {config['batch']} "
-                    f"over {self.size} ranks gives {config['batch'] // self.size}; use a "
-                    f"multiple of {4 * self.size}")
-        return None
+        return super().argument_problem(config, run_dir)
 
     def data_problem(self, images):
         digest = hashlib.blake2b(np.ascontiguousarray(images).data, digest_size=16).hexdigest()

@@ -153,9 +153,6 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         if config["loss"] != "bce" and (real_label != 1.0 or label_noise):
             fail("--real-label and --label-noise are BCE's labels; with --loss hinge there "
                  "are none")
-        if config["mbstd"] and batch % 4:
-            fail(f"--mbstd groups 4 images: --batch {batch} is not a multiple of 4 (or use "
-                 "--no-mbstd)")
         config.update(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
                       nz=nz, ngf=ngf, ndf=ndf, batch=batch, real_label=real_label,
                       label_noise=label_noise, flip=flip, ema=ema, seed=seed, steps=steps, epochs=epochs, log_every=log_every,
