@@ -18,7 +18,7 @@ from tinygan import data as data_module
 from tinygan.cli import main
 from tinygan.demo import demo_faces
 from tinygan.images import tile_spread
-from tinygan.train import ALIKE_SPREAD
+from tinygan.pictures import ALIKE_SPREAD
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
-"""The run folder's files that are not the training loop's: its lock, its config, where a
-resume starts, and how long a run is."""
+"""The run folder's files that are not the training loop's: its lock, its config, its log,
+where a resume starts, and how long a run is."""
 
+import csv
 import fcntl
 import json
 import os
@@ -8,6 +9,7 @@ import os
 from . import checkpoint as ckpt
 
 DEFAULT_EPOCHS = 25   # the length of a run given neither steps nor epochs
+LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "time_s"]
 
 
 class TrainingError(RuntimeError):
@@ -80,3 +82,30 @@ def read_config(run_dir):
         raise TrainingError(f"{run_dir}: not a run folder (no config.json)") from None
     except ValueError:
         raise TrainingError(f"{path}: not valid JSON") from None
+
+
+def append_log_row(run_dir, row):
+    """One row of log.csv (the header first, in a new file)."""
+    path = os.path.join(run_dir, "log.csv")
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def trim_log(run_dir, step):
+    """Drop the rows of log.csv past `step` (a resume trains, and logs, those steps again)."""
+    path = os.path.join(run_dir, "log.csv")
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keep = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) <= step]
+    if len(keep) < len(rows):
+        with open(path + ".tmp", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(keep)
+        os.replace(path + ".tmp", path)

@@ -1,4 +1,5 @@
 """The training loop and its run folder: logging, grids, checkpoints, resume, and safety.
+(The grids are drawn by pictures.py; the config, the log's rows and the lock are runfolder.py's.)
 
 A run folder holds:
     config.json        everything needed to rebuild the run
@@ -21,7 +22,6 @@ What can go wrong in a long run, and what happens then:
     a second trainer      refused by the lock
 """
 
-import csv
 import os
 import shlex
 import signal
@@ -30,35 +30,29 @@ import time
 import numpy as np
 
 from . import checkpoint as ckpt
-from .backend import to_device, to_host
+from . import pictures
+from .backend import to_device
 from .batches import Batches
 from .gan import GAN, recalibrate_batchnorm
-from .images import grid, save_gif, save_png, tile_spread, to_uint8
 from .runfolder import (  # noqa: F401  (RunLock, read_config, ... are used through this module too)
     DEFAULT_EPOCHS,
+    LOG_FIELDS,
     RunLock,
     TrainingError,
+    append_log_row,
     planned_steps,
     read_config,
     resume_point,
+    trim_log,
     write_config,
 )
-
-LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "time_s"]
 
 
 class Diverged(TrainingError):
     """A loss or a weight became NaN or inf."""
 
 
-ALIKE_SPREAD = 8      # tile_spread() below this: a progress grid's tiles look the same
-EARLY_STEPS = 2000    # ... which, this early in a run, is the untrained G, not a fault
 MAX_ROLLBACKS = 3   # with --on-nan rollback: a run that keeps diverging at 1/8 of its lr stops
-
-
-def fixed_noise(config, n=64):
-    """The noise behind every progress grid of a run: same faces, watched as they learn."""
-    return np.random.default_rng([config["seed"], 7]).standard_normal((n, config["nz"]))
 
 
 def step_noise(config, step):
@@ -167,27 +161,10 @@ class Trainer:
 
     def _trim_log(self):
         """Drop log rows past the step resumed from: those steps are trained, and logged, again."""
-        path = os.path.join(self.run_dir, "log.csv")
-        if not os.path.exists(path):
-            return
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        keep = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) <= self.step]
-        if len(keep) < len(rows):
-            with open(path + ".tmp", "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(keep)
-            os.replace(path + ".tmp", path)
+        trim_log(self.run_dir, self.step)
 
     def write_log_row(self, row):
-        path = os.path.join(self.run_dir, "log.csv")
-        new = not os.path.exists(path)
-        with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_log_row(self.run_dir, row)
 
     def _recalibrate_ema(self):
         """Re-estimate the EMA generator's BatchNorm statistics, once per step at most (the grid
@@ -197,53 +174,20 @@ class Trainer:
             self._recalibrated_at = self.step
 
     def save_progress_grid(self):
-        G = self.gan.G_ema
         self._recalibrate_ema()
-        z = to_device(fixed_noise(self.config).astype(np.float32), self.device)
-        images = to_uint8(to_host(G.forward(z, train=False)))
-        folder = os.path.join(self.run_dir, "progress")
-        os.makedirs(folder, exist_ok=True)
-        name = f"step_{self.step:08d}.png"
-        save_png(grid(images, 8), os.path.join(folder, name))
-        self._explain_alike_tiles(images, name)
-
-    def _explain_alike_tiles(self, images, name):
-        """Say, once, why a grid's tiles all look the same, so it is not taken for a bug."""
-        spread = tile_spread(images)
-        if spread >= ALIKE_SPREAD or self._explained_alike:
-            return
-        self._explained_alike = True
-        why = ("an untrained generator barely uses its noise input yet, so every tile shows "
-               "the same grey pattern; faces, and differences between them, come after a few "
-               "hundred steps" if self.step <= EARLY_STEPS else
-               "G may have collapsed to a single output (see D(x) and D(G(z)) in log.csv)")
-        self.event(f"note: the 64 tiles of progress/{name} are nearly alike (spread "
-                   f"{spread:.1f} grey levels, real faces ~40): {why}")
+        images, name = pictures.save_progress_grid(self.gan.G_ema, self.config, self.device,
+                                                   self.run_dir, self.step)
+        note = None if self._explained_alike else pictures.alike_tiles_note(images, name,
+                                                                              self.step)
+        if note:   # said once a run
+            self._explained_alike = True
+            self.event(note)
 
     def save_real_grid(self, n=64):
-        """Up to n training images as the model sees them, from the first batches (one batch
-        of a small --batch would leave most of the grid blank)."""
-        count = min(n, self.batches.steps_per_epoch * self.batches.batch_size)
-        steps = -(-count // self.batches.batch_size)
-        images = np.concatenate([self.batches.batch(s) for s in range(steps)])[:count]
-        save_png(grid(to_uint8(images), min(8, count)), os.path.join(self.run_dir, "real.png"))
+        pictures.save_real_grid(self.batches, self.run_dir, n)
 
     def save_progress_gif(self):
-        from PIL import Image
-        folder = os.path.join(self.run_dir, "progress")
-        if not os.path.isdir(folder):
-            return
-        names = sorted(n for n in os.listdir(folder) if n.endswith(".png"))
-        if len(names) > 60:   # keep the GIF small: an even spread of frames, always the last
-            picks = np.linspace(0, len(names) - 1, 60).round().astype(int)
-            names = [names[i] for i in sorted(set(picks))]
-        frames = []
-        for n in names:
-            try:
-                frames.append(np.asarray(Image.open(os.path.join(folder, n)).convert("RGB")))
-            except OSError:   # a damaged frame costs the animation one picture, not the run
-                pass
-        save_gif(frames, os.path.join(self.run_dir, "progress.gif"))
+        pictures.save_progress_gif(self.run_dir)
 
     # -- the loop ------------------------------------------------------------------------
     def _on_signal(self, signum, frame):
