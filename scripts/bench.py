@@ -15,6 +15,7 @@ activations, Adam) adds on top of the arithmetic.
 """
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -46,7 +47,8 @@ args = parse()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 os.environ["TINYGAN_THREADS"] = str(args.threads)
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # as `import tinygan` first would set
+# tinygan first, as its commands load it: it sets how OpenBLAS's idle threads wait
+importlib.import_module("tinygan")
 
 import numpy as np  # noqa: E402
 

@@ -34,7 +34,8 @@ def _update_blocks(p, g, m, v, b1, b2, step, inv_bias2_sqrt, eps):
     scratch = np.empty(min(BLOCK, len(p)), dtype=p.dtype)
     for start in range(0, len(p), BLOCK):
         block = slice(start, start + BLOCK)
-        pb, gb, mb, vb, tmp = p[block], g[block], m[block], v[block], scratch[:len(p[block])]
+        pb, gb, mb, vb = p[block], g[block], m[block], v[block]
+        tmp = scratch[:len(pb)]
         mb *= b1
         np.multiply(gb, 1 - b1, out=tmp)
         mb += tmp
