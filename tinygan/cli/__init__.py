@@ -1,7 +1,8 @@
 """The `tinygan` command line: the command group and the helpers its commands share.
 
-Each family of commands lives in its own module: train.py (train), draw.py (sample,
-interpolate), models.py (info, runs, export), check.py (eval, gradcheck).
+Each family of commands lives in its own module: train.py (train, with starting.py for
+where a run starts from), draw.py (sample, interpolate), models.py (info, runs, export),
+check.py (eval, gradcheck).
 
 Every problem a user can cause (a missing file, bad data, a bad option) ends with a one-line
 message and exit code 2, never a traceback.

@@ -6,15 +6,13 @@ import time
 from shlex import quote
 
 import click
-import numpy as np
 
 from .. import checkpoint as ckpt
 from ..backend import enable_tf32
-from ..cache import mapping_of
 from ..recipes import D_NORMS, LOSSES, RECIPES, complete, describe
 from ..recipes import DEFAULT as DEFAULT_RECIPE
 from ..runfolder import DEFAULT_EPOCHS
-from . import DEVICE_OPTION, device_or_fail, fail, main, tqdm_bar
+from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
 
 
 @main.command()
@@ -137,7 +135,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
     if sum(bool(x) for x in (steps, epochs, more_steps)) > 1:
         fail("give one of --steps, --epochs and --more-steps, not several")
     if resume:
-        run_dir, config = resume, _resume_config(resume, steps, epochs, more_steps)
+        run_dir, config = resume, starting.resume_config(resume, steps, epochs, more_steps)
     else:
         if not data:
             fail("--data is required (a zip, a tar, a folder, a .npy/.npz, or 'demo'); "
@@ -164,7 +162,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
     if problem := world.argument_problem(config, run_dir):
         fail(problem)
 
-    images, report = _load_data(config)
+    images, report = starting.load_data(config)
     if problem := world.data_problem(images):
         fail(problem)
     steps_per_epoch = len(images) // config["batch"]
@@ -175,9 +173,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
                                     log=lambda m: click.echo(m, err=True))
             if resume:
                 trainer.resume()
-                _stop_if_finished(run_dir, trainer.step, total)   # the data shrank since
+                starting.stop_if_finished(run_dir, trainer.step, total)   # the data shrank since
             elif init_from:
-                _init_from(trainer, init_from)
+                starting.init_from(trainer, init_from)
             trainer.save_config()
             # a resume that reused the cache saw the same files the run's start named
             trainer.log_data(report, name_skipped=not (resume and report.from_cache))
@@ -219,94 +217,3 @@ def _augment_policy(text):
     if unknown or not names:
         fail(f"--augment {text!r}: choose from {', '.join(POLICIES)} (comma-separated), or none")
     return ",".join(names)
-
-
-def _resume_config(run_dir, steps, epochs, more_steps):
-    """The config of a run to resume, with its new length; exits before any data is decoded
-    (and before events.log is touched) when there is nothing left to train."""
-    from ..runfolder import TrainingError, planned_steps, read_config, resume_point
-    if not os.path.isdir(run_dir):
-        fail(f"--resume {run_dir}: no such run folder")
-    try:
-        config = read_config(run_dir)
-        start, meta = resume_point(run_dir)
-    except TrainingError as exc:
-        fail(str(exc))
-    if steps and steps < start:
-        fail(f"{run_dir} is at step {start}, past --steps {steps}: --steps is the run's total; "
-             f"to train {steps} steps more, use --more-steps {steps}")
-    if more_steps:
-        config["steps"] = start + more_steps
-    elif steps:
-        config["steps"] = steps
-    elif epochs:
-        config["steps"], config["epochs"] = None, epochs
-    if meta is not None and meta.get("steps_per_epoch"):
-        _stop_if_finished(run_dir, start, planned_steps(config, meta["steps_per_epoch"]))
-    return config
-
-
-def _stop_if_finished(run_dir, step, total):
-    if step >= total:
-        click.echo(f"{run_dir} is at step {step} of {total}: nothing to train. To train on: "
-                   f"tinygan train --resume {quote(run_dir)} --more-steps N", err=True)
-        sys.exit(0)
-
-
-def _load_data(config):
-    """Decode (or map from the cache) the run's images, saying where they come from."""
-    from ..data import DataError, load_images
-    try:
-        images, report = load_images(
-            config["data"], config["size"], demo_count=config["demo_count"],
-            seed=config["seed"],
-            progress_factory=lambda n: tqdm_bar(total=n, desc="decoding (once, into the cache)",
-                                                unit="img", leave=False))
-    except DataError as exc:
-        fail(str(exc))
-    click.echo(f"data: {report}; {describe_storage(report, images)}", err=True)
-    if len(images) < config["batch"]:
-        fail(f"the data has {len(images)} images, fewer than one batch of {config['batch']}; "
-             "use a smaller --batch")
-    return images, report
-
-
-def describe_storage(report, images):
-    """Where the images live: the decode cache (reused or just built), a mapped .npy, memory."""
-    if report.cache and report.from_cache:
-        return f"memory-mapped from the decode cache {report.cache}"
-    if report.cache:
-        seconds = max(report.decode_seconds, 1e-3)
-        why = f" ({report.why_decoded})" if report.why_decoded != "no cache yet" else ""
-        return (f"decoded{why} in {seconds:.1f} s ({report.files_decoded / seconds:.0f} "
-                f"images/s on {report.workers} processes) into the cache {report.cache} "
-                f"({images.nbytes / 2**20:.0f} MB), which later runs reuse")
-    if mapping_of(images) is not None:
-        return "memory-mapped from the file"
-    return f"in memory as uint8 ({images.nbytes / 2**20:.0f} MB)"
-
-
-def _init_from(trainer, path):
-    """Copy G (and D, when the file has one) from a checkpoint or exported generator."""
-    from ..generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
-    try:
-        path = shipped_model(path) if path in SHIPPED and not os.path.exists(path) \
-            else find_checkpoint(path)
-        arrays, meta = ckpt.load(path)
-    except (NoModelError, ckpt.CheckpointError) as exc:
-        fail(f"--init: {exc}")
-    for key in ("size", "nz", "ngf"):
-        if meta["config"].get(key) != trainer.config[key]:
-            fail(f"--init {path}: it was trained with --{key} {meta['config'].get(key)}, "
-                 f"this run uses {trainer.config[key]}")
-    gan = trainer.gan
-    # ckpt.load checked every array against the file's config, which matches this run's
-    g_state = ckpt.section(arrays, "G_ema") or ckpt.section(arrays, "G")
-    gan.G.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
-    gan.G_ema.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
-    d_state = ckpt.section(arrays, "D")
-    same_d = [complete(meta["config"]).get(k) == trainer.config[k]
-              for k in ("ndf", "d_norm", "mbstd")]
-    if d_state and all(same_d):
-        gan.D.load_state_dict(d_state)
-    click.echo(f"initialised from {path}", err=True)

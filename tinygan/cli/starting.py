@@ -1,0 +1,105 @@
+"""Where a `tinygan train` run starts from: a resumed run's config, a model to fine-tune
+(--init), and the training images (decoded, or mapped from the cache)."""
+
+import os
+import sys
+from shlex import quote
+
+import click
+import numpy as np
+
+from .. import checkpoint as ckpt
+from ..cache import mapping_of
+from ..recipes import complete
+from . import fail, tqdm_bar
+
+
+def resume_config(run_dir, steps, epochs, more_steps):
+    """The config of a run to resume, with its new length; exits before any data is decoded
+    (and before events.log is touched) when there is nothing left to train."""
+    from ..runfolder import TrainingError, planned_steps, read_config, resume_point
+    if not os.path.isdir(run_dir):
+        fail(f"--resume {run_dir}: no such run folder")
+    try:
+        config = read_config(run_dir)
+        start, meta = resume_point(run_dir)
+    except TrainingError as exc:
+        fail(str(exc))
+    if steps and steps < start:
+        fail(f"{run_dir} is at step {start}, past --steps {steps}: --steps is the run's total; "
+             f"to train {steps} steps more, use --more-steps {steps}")
+    if more_steps:
+        config["steps"] = start + more_steps
+    elif steps:
+        config["steps"] = steps
+    elif epochs:
+        config["steps"], config["epochs"] = None, epochs
+    if meta is not None and meta.get("steps_per_epoch"):
+        stop_if_finished(run_dir, start, planned_steps(config, meta["steps_per_epoch"]))
+    return config
+
+
+def stop_if_finished(run_dir, step, total):
+    if step >= total:
+        click.echo(f"{run_dir} is at step {step} of {total}: nothing to train. To train on: "
+                   f"tinygan train --resume {quote(run_dir)} --more-steps N", err=True)
+        sys.exit(0)
+
+
+def load_data(config):
+    """Decode (or map from the cache) the run's images, saying where they come from."""
+    from ..data import DataError, load_images
+    try:
+        images, report = load_images(
+            config["data"], config["size"], demo_count=config["demo_count"],
+            seed=config["seed"],
+            progress_factory=lambda n: tqdm_bar(total=n, desc="decoding (once, into the cache)",
+                                                unit="img", leave=False))
+    except DataError as exc:
+        fail(str(exc))
+    click.echo(f"data: {report}; {describe_storage(report, images)}", err=True)
+    if len(images) < config["batch"]:
+        fail(f"the data has {len(images)} images, fewer than one batch of {config['batch']}; "
+             "use a smaller --batch")
+    return images, report
+
+
+def describe_storage(report, images):
+    """Where the images live: the decode cache (reused or just built), a mapped .npy, memory."""
+    if report.cache and report.from_cache:
+        return f"memory-mapped from the decode cache {report.cache}"
+    if report.cache:
+        seconds = max(report.decode_seconds, 1e-3)
+        why = f" ({report.why_decoded})" if report.why_decoded != "no cache yet" else ""
+        return (f"decoded{why} in {seconds:.1f} s ({report.files_decoded / seconds:.0f} "
+                f"images/s on {report.workers} processes) into the cache {report.cache} "
+                f"({images.nbytes / 2**20:.0f} MB), which later runs reuse")
+    if mapping_of(images) is not None:
+        return "memory-mapped from the file"
+    return f"in memory as uint8 ({images.nbytes / 2**20:.0f} MB)"
+
+
+def init_from(trainer, path):
+    """Copy G (and D, when the file has one) from a checkpoint or exported generator."""
+    from ..generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
+    try:
+        path = shipped_model(path) if path in SHIPPED and not os.path.exists(path) \
+            else find_checkpoint(path)
+        arrays, meta = ckpt.load(path)
+    except (NoModelError, ckpt.CheckpointError) as exc:
+        fail(f"--init: {exc}")
+    for key in ("size", "nz", "ngf"):
+        if meta["config"].get(key) != trainer.config[key]:
+            fail(f"--init {path}: it was trained with --{key} {meta['config'].get(key)}, "
+                 f"this run uses {trainer.config[key]}")
+    gan = trainer.gan
+    # ckpt.load checked every array against the file's config, which matches this run's
+    g_state = ckpt.section(arrays, "G_ema") or ckpt.section(arrays, "G")
+    gan.G.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
+    gan.G_ema.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
+    d_state = ckpt.section(arrays, "D")
+    same_d = [complete(meta["config"]).get(k) == trainer.config[k]
+              for k in ("ndf", "d_norm", "mbstd")]
+    if d_state and all(same_d):
+        gan.D.load_state_dict(d_state)
+    click.echo(f"initialised from {path}", err=True)
