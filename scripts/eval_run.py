@@ -20,7 +20,7 @@ from tinygan import checkpoint as ckpt
 from tinygan.data import load_images
 from tinygan.gan import recalibrate_batchnorm
 from tinygan.generate import generate, latent
-from tinygan.models import generator
+from tinygan.models import generator_for
 from tinygan.swd import swd
 
 
@@ -58,7 +58,7 @@ def main():
         results = {}
         previous = by_step.get(step - c["ckpt_every"])
         for variant in variants:
-            G = generator(c["size"], c["nz"], c["ngf"])
+            G = generator_for(c)
             state = ckpt.section(arrays, "G_ema" if variant == "ema" else "G")
             if variant == "avg2":
                 if previous is None:

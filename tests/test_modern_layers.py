@@ -24,6 +24,7 @@ from tinygan.layers import (
     LeakyReLU,
     Linear,
     MinibatchStd,
+    PixelNorm,
     Sequential,
     SpectralNorm,
 )
@@ -396,6 +397,30 @@ def test_minibatch_std_groups_are_neighbours():
 def test_minibatch_std_gradients(group_size, shape):
     x = np.random.default_rng(1).standard_normal(shape)
     assert_grads_ok(MinibatchStd(group_size), x)
+
+
+# ---------------------------------------------------------------------------- pixel norm
+def test_pixel_norm_by_hand():
+    x = np.array([3.0, 4.0, 0.0, 0.0, 1.0, -1.0]).reshape(1, 1, 3, 2)   # three pixels
+    y = PixelNorm(eps=0.0).forward(x)
+    # (3, 4): mean square 12.5; (1, -1): 1; (0, 0) stays 0 with eps > 0
+    np.testing.assert_allclose(y.reshape(3, 2)[[0, 2]], [[3 / 12.5 ** 0.5, 4 / 12.5 ** 0.5],
+                                                         [1.0, -1.0]])
+    np.testing.assert_array_equal(PixelNorm().forward(x).reshape(3, 2)[1], [0.0, 0.0])
+
+
+def test_pixel_norm_is_per_image_and_pixel():
+    """Unit mean square at every pixel, whatever the scale, and no dependence on the batch."""
+    x = np.random.default_rng(0).standard_normal((4, 3, 3, 5)) * [[[[1], [10], [0.1]]]]
+    y = PixelNorm(eps=0.0).forward(x)
+    np.testing.assert_allclose((y * y).mean(axis=-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(PixelNorm(eps=0.0).forward(x[2:3]), y[2:3], rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 2, 4), (3, 1, 1, 7), (2, 5)])
+def test_pixel_norm_gradients(shape):
+    x = np.random.default_rng(2).standard_normal(shape)
+    assert_grads_ok(PixelNorm(), x)
 
 
 # -------------------------------------------------------------------------------- devices

@@ -11,9 +11,9 @@ from tinygan import checkpoint as ckpt
 from tinygan.augment import DiffAugment
 from tinygan.gan import GAN
 from tinygan.init import dcgan_init
-from tinygan.layers import BatchNorm2d, MinibatchStd, SpectralNorm
+from tinygan.layers import BatchNorm2d, MinibatchStd, PixelNorm, SpectralNorm
 from tinygan.losses import hinge_g
-from tinygan.models import discriminator_for
+from tinygan.models import discriminator_for, generator_for
 from tinygan.recipes import RECIPES, complete
 
 SMALL = dict(size=32, nz=8, ngf=8, ndf=8)
@@ -44,6 +44,23 @@ def test_a_spectral_discriminator_has_spectral_norm_and_minibatch_std():
     assert all("b" in layer.params for layer in D.layers if isinstance(layer, SpectralNorm))
     assert D.layers[-2].params["W"].shape == (4, 4, 8 * 4 + 1, 1)
     assert D.forward(np.zeros((8, 32, 32, 3), np.float32)).shape == (8, 1)
+
+
+def test_a_pixel_norm_generator_has_no_batch_statistics():
+    """g_norm pixel: PixelNorm where BatchNorm was, a bias in every ConvT, and each face the
+    same whether drawn alone or in a batch (a BatchNorm G in train mode fails the last)."""
+    assert complete(SMALL)["g_norm"] == "batchnorm"      # old configs keep their G
+    G = dcgan_init(generator_for(dict(SMALL, g_norm="pixel")), np.random.default_rng(0))
+    assert BatchNorm2d not in kinds(G) and kinds(G).count(PixelNorm) == 3
+    assert not any(layer.buffers for layer in G.layers)
+    assert all("b" in layer.params for layer in G.layers if "W" in layer.params)
+    z = np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)
+    faces = G.forward(z, train=True)
+    assert faces.shape == (4, 32, 32, 3)
+    np.testing.assert_allclose(G.forward(z[1:2], train=True), faces[1:2], rtol=1e-5,
+                               atol=1e-7)
+    bn = dcgan_init(generator_for(SMALL), np.random.default_rng(0))
+    assert not np.allclose(bn.forward(z[1:2], train=True), bn.forward(z, train=True)[1:2])
 
 
 def test_settings_given_override_the_recipe_and_unknown_recipes_are_refused():
@@ -124,6 +141,29 @@ def test_the_cli_writes_the_recipe_and_its_overrides_into_the_config(tmp_path):
     # the checkpoint's D is the modern one, and --best can use it
     result = invoke("sample", "--checkpoint", out, "-n", 4, "--best", 4,
                     "--out", tmp_path / "best.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_pixel_norm_run_trains_exports_samples_and_fine_tunes(tmp_path):
+    out, exported = tmp_path / "run", tmp_path / "g.npz"
+    result = invoke("train", "--data", "demo", "--steps", 2, "--out", out, "--g-norm", "pixel",
+                    *TINY)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["g_norm"] == "pixel"
+    result = invoke("export", str(out), "--out", exported)
+    assert result.exit_code == 0, result.output
+    arrays, meta = ckpt.load(exported)
+    assert meta["config"]["g_norm"] == "pixel"
+    assert not [k for k in arrays if "running" in k]
+    result = invoke("sample", "--checkpoint", exported, "-n", 4, "--out", tmp_path / "s.png",
+                    "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    # a BatchNorm run cannot start from it: the generators' layers differ
+    result = invoke("train", "--data", "demo", "--steps", 2, "--out", tmp_path / "bn",
+                    "--init", exported, *TINY)
+    assert result.exit_code == 2 and "--g-norm pixel, this run uses batchnorm" in result.output
+    result = invoke("train", "--data", "demo", "--steps", 2, "--out", tmp_path / "ft",
+                    "--init", exported, "--g-norm", "pixel", *TINY)
     assert result.exit_code == 0, result.output
 
 

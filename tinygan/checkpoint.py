@@ -123,13 +123,13 @@ def _read_npz(path):
 def check_contents(path, arrays, meta):
     """Every model in the file must have exactly the arrays its own config describes, so a
     damaged file fails here, with its name, and not later in the middle of a command."""
-    from .models import discriminator_for, generator
+    from .models import discriminator_for, generator_for
     config = meta.get("config")
     parts = {prefix: section(arrays, prefix) for prefix in ("G", "G_ema", "D", "optG", "optD")}
     if not parts["G"] and not parts["G_ema"]:
         raise CheckpointError(f"{path}: holds no generator (no G/ or G_ema/ arrays)")
     try:
-        G = generator(config["size"], config["nz"], config["ngf"])
+        G = generator_for(config)
         D = discriminator_for(config) if parts["D"] or parts["optD"] else None
     except Exception as exc:   # missing keys, wrong types, absurd sizes
         raise CheckpointError(f"{path}: its config is unusable ({exc.__class__.__name__}: "

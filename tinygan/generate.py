@@ -8,7 +8,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from .backend import to_device, to_host
 from .images import to_uint8
-from .models import discriminator_for, generator
+from .models import discriminator_for, generator_for
 from .speed import release
 
 
@@ -60,7 +60,7 @@ def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True
     """(G, D or None, meta) from a checkpoint or an exported generator, on `device`, float32."""
     arrays, meta = ckpt.load(path)   # every array already checked against meta's config
     config = meta["config"]
-    G = generator(config["size"], config["nz"], config["ngf"])
+    G = generator_for(config)
     prefix = "G_ema" if prefer_ema and any(k.startswith("G_ema/") for k in arrays) else "G"
     state = ckpt.section(arrays, prefix)
     G.load_state_dict({k: v.astype(np.float32) for k, v in state.items()})

@@ -1,6 +1,7 @@
 """The DCGAN generator and discriminator (Radford et al. 2015) for 32, 64, 96 and 128 px.
 
 G: z (N, 1, 1, nz) -> ConvT to a s0 x s0 map -> [ConvT 4/2/1, BN, ReLU] x n -> ConvT, Tanh
+   (or, with g_norm "pixel", PixelNorm in BN's place and biases in the ConvTs)
 D: image (N, S, S, 3) -> Conv 4/2/1, LeakyReLU -> [Conv 4/2/1, BN, LeakyReLU] x n -> Conv -> logit
    (the modern recipe: every Conv spectrally normalised and with a bias, no BN, and a
    minibatch-standard-deviation channel before the last Conv; see tinygan/recipes.py)
@@ -20,6 +21,7 @@ from .layers import (
     ConvTranspose2d,
     Flatten,
     MinibatchStd,
+    PixelNorm,
     Reshape,
     Sequential,
     SpectralNorm,
@@ -49,19 +51,31 @@ def layer_kinds(fast=True):
             layers.LeakyReLU)
 
 
-def generator(size=64, nz=100, ngf=64, fast=True):
-    """(N, nz) noise -> (N, size, size, 3) images in [-1, 1]."""
+def generator(size=64, nz=100, ngf=64, fast=True, norm="batchnorm"):
+    """(N, nz) noise -> (N, size, size, 3) images in [-1, 1].
+    norm "batchnorm" (DCGAN) or "pixel": PixelNorm in BatchNorm's place and a bias in every
+    ConvT, so no face depends on the others of its batch and there are no statistics to keep."""
     _, ConvTranspose2d, BatchNorm2d, ReLU, _ = layer_kinds(fast)
     s0, n = start_size(size), num_doublings(size)
+    pixel = norm == "pixel"
+
+    def up(c_in, c_out, k, stride, padding):
+        return [ConvTranspose2d(c_in, c_out, k, stride, padding, bias=pixel),
+                PixelNorm() if pixel else BatchNorm2d(c_out), ReLU()]
+
     channels = ngf * 2 ** (n - 1)
-    stack = [Reshape(1, 1, nz), ConvTranspose2d(nz, channels, s0, 1, 0, bias=False),
-             BatchNorm2d(channels), ReLU()]
+    stack = [Reshape(1, 1, nz)] + up(nz, channels, s0, 1, 0)
     for _ in range(n - 1):
-        stack += [ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
-                  BatchNorm2d(channels // 2), ReLU()]
+        stack += up(channels, channels // 2, 4, 2, 1)
         channels //= 2
-    stack += [ConvTranspose2d(channels, 3, 4, 2, 1, bias=False), Tanh()]
+    stack += [ConvTranspose2d(channels, 3, 4, 2, 1, bias=pixel), Tanh()]
     return Sequential(*stack)
+
+
+def generator_for(config, fast=True):
+    """The generator a run's config describes (its recipe's, see tinygan/recipes.py)."""
+    c = complete(config)
+    return generator(c["size"], c["nz"], c["ngf"], fast, norm=c["g_norm"])
 
 
 def discriminator(size=64, ndf=64, fast=True, norm="batchnorm", mbstd=False):
@@ -101,7 +115,7 @@ def discriminator_for(config, fast=True):
 def build(config, rng=None, fast=True):
     """G and D for a config dict with keys size, nz, ngf, ndf (and the recipe's, see
     tinygan/recipes.py); DCGAN-initialised from rng."""
-    G = generator(config["size"], config["nz"], config["ngf"], fast)
+    G = generator_for(config, fast)
     D = discriminator_for(config, fast)
     if rng is not None:
         dcgan_init(G, rng)

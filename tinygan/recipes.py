@@ -14,19 +14,20 @@ spectral`), a minibatch-standard-deviation channel (`--mbstd`), DiffAugment's co
 cutout transforms and separate learning rates; each is an option, none is in a recipe, as
 none paid off within the steps a CPU can afford (the docs page has the numbers).
 
-The generator is the same DCGAN generator in every recipe, so sampling, exporting and the
-shipped models do not depend on the recipe.
+Both recipes use the DCGAN generator, with BatchNorm; `--g-norm pixel` swaps BatchNorm for
+PixelNorm (no batch statistics), and the config a checkpoint carries says which it has.
 """
 
 RECIPES = {
-    "dcgan": dict(loss="bce", d_norm="batchnorm", mbstd=False, augment="",
+    "dcgan": dict(loss="bce", d_norm="batchnorm", g_norm="batchnorm", mbstd=False, augment="",
                   lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999),
-    "modern": dict(loss="hinge", d_norm="batchnorm", mbstd=False, augment="translation",
+    "modern": dict(loss="hinge", d_norm="batchnorm", g_norm="batchnorm", mbstd=False, augment="translation",
                    lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999),
 }
 DEFAULT = "modern"
 LOSSES = ("bce", "hinge")
 D_NORMS = ("batchnorm", "spectral")
+G_NORMS = ("batchnorm", "pixel")
 
 
 def complete(config):
@@ -48,6 +49,8 @@ def describe(name):
     """A recipe's settings in a few words, for --help."""
     r = RECIPES[name]
     parts = [f"{r['loss']} loss", f"{r['d_norm']} in D"]
+    if r["g_norm"] != "batchnorm":
+        parts.append(f"{r['g_norm']} norm in G")
     if r["mbstd"]:
         parts.append("minibatch std. dev.")
     parts.append(f"DiffAugment {r['augment']}" if r["augment"] else "no augmentation")

@@ -19,7 +19,7 @@ def info(checkpoint):
     CHECKPOINT is a checkpoint file, a run folder (its newest checkpoint) or an exported
     generator; without it, the newest run under runs/ (else the shipped model)."""
     from ..generate import NoModelError, find_checkpoint
-    from ..models import discriminator_for, generator
+    from ..models import discriminator_for, generator_for
     try:
         path = find_checkpoint(checkpoint)
         arrays, meta = ckpt.load(path)
@@ -33,8 +33,7 @@ def info(checkpoint):
     for label, count in _parameter_counts(arrays, meta):
         click.echo(f"{label}: {count:,} parameters")
     try:
-        g, d = generator(config["size"], config["nz"], config["ngf"]), \
-            discriminator_for(config)
+        g, d = generator_for(config), discriminator_for(config)
         click.echo(f"architecture: G {g.num_parameters():,} / D {d.num_parameters():,} "
                    "parameters for this config")
     except (KeyError, ValueError):
@@ -103,7 +102,7 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
     the discriminator too. No optimizer state is kept."""
     from ..gan import recalibrate_batchnorm
     from ..generate import NoModelError, find_checkpoint
-    from ..models import generator
+    from ..models import generator_for
     if average > 1 and not (checkpoint and os.path.isdir(checkpoint)):
         fail("--average needs a run folder as CHECKPOINT")
     try:
@@ -116,7 +115,7 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
         fail(str(exc))
     meta = loaded[0][1]   # the newest checkpoint speaks for the config and step
     config = meta["config"]
-    G = generator(config["size"], config["nz"], config["ngf"])
+    G = generator_for(config)
     part = "G" if raw else "G_ema"
     states = [ckpt.section(a, part) or ckpt.section(a, "G") for a, _ in loaded]
     G.load_state_dict({k: np.mean([st[k] for st in states], axis=0) for k in states[0]})
@@ -129,7 +128,7 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
         if not d_state:
             fail(f"{paths[0]}: holds no discriminator to export")
         exported.update({f"D/{k}": v.astype(dtype) for k, v in d_state.items()})
-    keep = ("size", "nz", "ngf", "ndf", "seed", "recipe", "loss", "d_norm", "mbstd", "augment")
+    keep = ("size", "nz", "ngf", "ndf", "seed", "recipe", "loss", "d_norm", "g_norm", "mbstd", "augment")
     new_meta = dict(config={k: config[k] for k in keep if k in config}, step=meta.get("step"),
                     **{k: meta[k] for k in ("epoch", "steps_per_epoch") if k in meta},
                     source=", ".join(os.path.basename(p) for p in paths),

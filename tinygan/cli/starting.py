@@ -88,17 +88,18 @@ def init_from(trainer, path):
         arrays, meta = ckpt.load(path)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(f"--init: {exc}")
-    for key in ("size", "nz", "ngf"):
-        if meta["config"].get(key) != trainer.config[key]:
-            fail(f"--init {path}: it was trained with --{key} {meta['config'].get(key)}, "
-                 f"this run uses {trainer.config[key]}")
+    theirs, ours = complete(meta["config"]), complete(trainer.config)
+    for key in ("size", "nz", "ngf", "g_norm"):
+        if theirs.get(key) != ours[key]:
+            fail(f"--init {path}: it was trained with --{key.replace('_', '-')} "
+                 f"{theirs.get(key)}, this run uses {ours[key]}")
     gan = trainer.gan
     # ckpt.load checked every array against the file's config, which matches this run's
     g_state = ckpt.section(arrays, "G_ema") or ckpt.section(arrays, "G")
     gan.G.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
     gan.G_ema.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
     d_state = ckpt.section(arrays, "D")
-    same_d = [complete(meta["config"]).get(k) == trainer.config[k]
+    same_d = [theirs.get(k) == ours[k]
               for k in ("ndf", "d_norm", "mbstd")]
     if d_state and all(same_d):
         gan.D.load_state_dict(d_state)

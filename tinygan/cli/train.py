@@ -9,7 +9,7 @@ import click
 
 from .. import checkpoint as ckpt
 from ..backend import enable_tf32
-from ..recipes import D_NORMS, LOSSES, RECIPES, complete, describe
+from ..recipes import D_NORMS, G_NORMS, LOSSES, RECIPES, complete, describe
 from ..recipes import DEFAULT as DEFAULT_RECIPE
 from ..runfolder import DEFAULT_EPOCHS
 from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
@@ -45,6 +45,9 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
 @click.option("--d-norm", type=click.Choice(D_NORMS), help="[recipe] How D's convolutions are "
               "normalised: batchnorm, or spectral (each weight divided by its largest singular "
               "value; no BatchNorm in D).")
+@click.option("--g-norm", type=click.Choice(G_NORMS), help="[recipe] How G's layers are "
+              "normalised: batchnorm, or pixel (each pixel's features scaled to unit length; "
+              "no batch statistics in G).")
 @click.option("--mbstd/--no-mbstd", default=None, help="[recipe] A minibatch-standard-deviation "
               "channel (groups of 4 images) before D's last layer.")
 @click.option("--augment", help="[recipe] DiffAugment transforms applied to everything D sees, "
@@ -96,7 +99,7 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "the last good checkpoint, halve the learning rate and go on.")
 @DEVICE_OPTION
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
-          mbstd, augment, lr, lr_d, beta1, beta2, real_label, label_noise, flip, ema, seed, out,
+          g_norm, mbstd, augment, lr, lr_d, beta1, beta2, real_label, label_noise, flip, ema, seed, out,
           name, resume, init_from, log_every, sample_every, ckpt_every, keep, demo_count, tf32, inject_nan_at, on_nan, device):
     """Train a GAN on a set of face images.
 
@@ -145,7 +148,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         run_dir = out or os.path.join("runs", name)
         if ckpt.list_checkpoints(run_dir):
             fail(f"{run_dir} already holds a run; use --resume {quote(run_dir)} or another --out")
-        settings = dict(loss=loss, d_norm=d_norm, mbstd=mbstd, lr=lr, lr_d=lr_d, beta1=beta1,
+        settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, lr=lr, lr_d=lr_d, beta1=beta1,
                         beta2=beta2, augment=None if augment is None else _augment_policy(augment))
         config = complete(dict(settings, recipe=recipe))
         if config["loss"] != "bce" and (real_label != 1.0 or label_noise):

@@ -7,7 +7,8 @@ from .conv import Conv2d
 from .conv_transpose import ConvTranspose2d
 from .linear import Linear
 from .minibatch_std import MinibatchStd
+from .pixel_norm import PixelNorm
 from .spectral_norm import SpectralNorm
 
 __all__ = ["BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "Layer", "LeakyReLU", "Linear",
-           "MinibatchStd", "ReLU", "Reshape", "Sequential", "Sigmoid", "SpectralNorm", "Tanh"]
+           "MinibatchStd", "PixelNorm", "ReLU", "Reshape", "Sequential", "Sigmoid", "SpectralNorm", "Tanh"]
