@@ -141,9 +141,10 @@ def test_fast_layers_pass_gradient_checks(layer, shape, threads):
     assert max(errors.values()) < TOL, errors
 
 
-def test_fast_and_textbook_networks_agree(threads):
+@pytest.mark.parametrize("g_norm", ["batchnorm", "pixel"])
+def test_fast_and_textbook_networks_agree(threads, g_norm):
     """A whole G and D built from fast layers compute what the textbook ones compute."""
-    config = dict(size=32, nz=8, ngf=8, ndf=8)
+    config = dict(size=32, nz=8, ngf=8, ndf=8, g_norm=g_norm)
     G, D = build(config, np.random.default_rng(0))
     G_ref, D_ref = build(config, np.random.default_rng(0), fast=False)
     for model in (G, D, G_ref, D_ref):

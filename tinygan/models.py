@@ -60,8 +60,10 @@ def generator(size=64, nz=100, ngf=64, fast=True, norm="batchnorm"):
     pixel = norm == "pixel"
 
     def up(c_in, c_out, k, stride, padding):
-        return [ConvTranspose2d(c_in, c_out, k, stride, padding, bias=pixel),
-                PixelNorm() if pixel else BatchNorm2d(c_out), ReLU()]
+        conv = ConvTranspose2d(c_in, c_out, k, stride, padding, bias=pixel)
+        if pixel:   # the textbook ReLU: the fast one works in place, and PixelNorm keeps its
+            return [conv, PixelNorm(), layers.ReLU()]   # output for its backward
+        return [conv, BatchNorm2d(c_out), ReLU()]
 
     channels = ngf * 2 ** (n - 1)
     stack = [Reshape(1, 1, nz)] + up(nz, channels, s0, 1, 0)
