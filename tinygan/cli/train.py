@@ -99,8 +99,9 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "the last good checkpoint, halve the learning rate and go on.")
 @DEVICE_OPTION
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
-          g_norm, mbstd, augment, lr, lr_d, beta1, beta2, real_label, label_noise, flip, ema, seed, out,
-          name, resume, init_from, log_every, sample_every, ckpt_every, keep, demo_count, tf32, inject_nan_at, on_nan, device):
+          g_norm, mbstd, augment, lr, lr_d, beta1, beta2, real_label, label_noise, flip, ema,
+          seed, out, name, resume, init_from, log_every, sample_every, ckpt_every, keep,
+          demo_count, tf32, inject_nan_at, on_nan, device):
     """Train a GAN on a set of face images.
 
     \b
@@ -148,16 +149,17 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         run_dir = out or os.path.join("runs", name)
         if ckpt.list_checkpoints(run_dir):
             fail(f"{run_dir} already holds a run; use --resume {quote(run_dir)} or another --out")
-        settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, lr=lr, lr_d=lr_d, beta1=beta1,
-                        beta2=beta2, augment=None if augment is None else _augment_policy(augment))
+        settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, lr=lr, lr_d=lr_d,
+                        beta1=beta1, beta2=beta2,
+                        augment=None if augment is None else _augment_policy(augment))
         config = complete(dict(settings, recipe=recipe))
         if config["loss"] != "bce" and (real_label != 1.0 or label_noise):
             fail("--real-label and --label-noise are BCE's labels; with --loss hinge there "
                  "are none")
         config.update(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
                       nz=nz, ngf=ngf, ndf=ndf, batch=batch, real_label=real_label,
-                      label_noise=label_noise, flip=flip, ema=ema, seed=seed, steps=steps, epochs=epochs, log_every=log_every,
-                      sample_every=sample_every, ckpt_every=ckpt_every, keep=keep,
+                      label_noise=label_noise, flip=flip, ema=ema, seed=seed, steps=steps,
+                      epochs=epochs, log_every=log_every, sample_every=sample_every, ckpt_every=ckpt_every, keep=keep,
                       demo_count=demo_count, init=init_from)
     if inject_nan_at is not None:
         config["inject_nan_at"] = inject_nan_at
