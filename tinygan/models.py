@@ -30,6 +30,9 @@ from .layers import (
 from .recipes import complete
 
 SIZES = (32, 64, 96, 128)
+# the config settings each network's layers depend on (a checkpoint's arrays fit only these)
+GENERATOR_KEYS = ("size", "nz", "ngf", "g_norm")
+DISCRIMINATOR_KEYS = ("size", "ndf", "d_norm", "mbstd")
 
 
 def start_size(size):

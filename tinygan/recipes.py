@@ -50,8 +50,6 @@ def describe(name):
     """A recipe's settings in a few words, for --help."""
     r = RECIPES[name]
     parts = [f"{r['loss']} loss", f"{r['d_norm']} in D"]
-    if r["g_norm"] != "batchnorm":
-        parts.append(f"{r['g_norm']} norm in G")
     if r["mbstd"]:
         parts.append("minibatch std. dev.")
     parts.append(f"DiffAugment {r['augment']}" if r["augment"] else "no augmentation")

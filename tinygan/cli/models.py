@@ -102,7 +102,7 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
     the discriminator too. No optimizer state is kept."""
     from ..gan import recalibrate_batchnorm
     from ..generate import NoModelError, find_checkpoint
-    from ..models import generator_for
+    from ..models import DISCRIMINATOR_KEYS, GENERATOR_KEYS, generator_for
     if average > 1 and not (checkpoint and os.path.isdir(checkpoint)):
         fail("--average needs a run folder as CHECKPOINT")
     try:
@@ -128,7 +128,7 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
         if not d_state:
             fail(f"{paths[0]}: holds no discriminator to export")
         exported.update({f"D/{k}": v.astype(dtype) for k, v in d_state.items()})
-    keep = ("size", "nz", "ngf", "ndf", "seed", "recipe", "loss", "d_norm", "g_norm", "mbstd", "augment")
+    keep = GENERATOR_KEYS + DISCRIMINATOR_KEYS + ("seed", "recipe", "loss", "augment")
     new_meta = dict(config={k: config[k] for k in keep if k in config}, step=meta.get("step"),
                     **{k: meta[k] for k in ("epoch", "steps_per_epoch") if k in meta},
                     source=", ".join(os.path.basename(p) for p in paths),

@@ -82,6 +82,7 @@ def describe_storage(report, images):
 def init_from(trainer, path):
     """Copy G (and D, when the file has one) from a checkpoint or exported generator."""
     from ..generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
+    from ..models import DISCRIMINATOR_KEYS, GENERATOR_KEYS
     try:
         path = shipped_model(path) if path in SHIPPED and not os.path.exists(path) \
             else find_checkpoint(path)
@@ -89,18 +90,17 @@ def init_from(trainer, path):
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(f"--init: {exc}")
     theirs, ours = complete(meta["config"]), complete(trainer.config)
-    for key in ("size", "nz", "ngf", "g_norm"):
+    for key in GENERATOR_KEYS:
         if theirs.get(key) != ours[key]:
             fail(f"--init {path}: it was trained with --{key.replace('_', '-')} "
                  f"{theirs.get(key)}, this run uses {ours[key]}")
     gan = trainer.gan
     # ckpt.load checked every array against the file's config, which matches this run's
     g_state = ckpt.section(arrays, "G_ema") or ckpt.section(arrays, "G")
-    gan.G.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
-    gan.G_ema.load_state_dict({k: v.astype(np.float32) for k, v in g_state.items()})
+    g_state = {k: v.astype(np.float32) for k, v in g_state.items()}
+    gan.G.load_state_dict(g_state)
+    gan.G_ema.load_state_dict(g_state)
     d_state = ckpt.section(arrays, "D")
-    same_d = [theirs.get(k) == ours[k]
-              for k in ("ndf", "d_norm", "mbstd")]
-    if d_state and all(same_d):
+    if d_state and all(theirs.get(k) == ours[k] for k in DISCRIMINATOR_KEYS):
         gan.D.load_state_dict(d_state)
     click.echo(f"initialised from {path}", err=True)

@@ -11,4 +11,5 @@ from .pixel_norm import PixelNorm
 from .spectral_norm import SpectralNorm
 
 __all__ = ["BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "Layer", "LeakyReLU", "Linear",
-           "MinibatchStd", "PixelNorm", "ReLU", "Reshape", "Sequential", "Sigmoid", "SpectralNorm", "Tanh"]
+           "MinibatchStd", "PixelNorm", "ReLU", "Reshape", "Sequential", "Sigmoid", "SpectralNorm",
+           "Tanh"]
