@@ -23,11 +23,15 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
               help="Picks the generated faces and the two real subsets.")
 @click.option("--train-mode-bn", is_flag=True, help="Generate with batch statistics "
               "instead of running statistics.")
+@click.option("--truncation", type=click.FloatRange(min=0, min_open=True),
+              help="Score faces drawn as `sample --truncation` draws them: noise values "
+              "beyond this magnitude redrawn.")
 @click.option("--size", type=click.Choice(["32", "64", "96", "128"]), default="64",
               show_default=True, help="With --samples: the size both sets are compared at.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 @DEVICE_OPTION
-def evaluate(checkpoint, model, samples, data, n, seed, train_mode_bn, size, as_json, device):
+def evaluate(checkpoint, model, samples, data, n, seed, train_mode_bn, truncation, size, as_json,
+             device):
     """Score generated faces against real ones (SWD, lower is better).
 
     The multi-scale sliced Wasserstein distance x1e3 of Karras et al. 2018, per pyramid level
@@ -36,6 +40,9 @@ def evaluate(checkpoint, model, samples, data, n, seed, train_mode_bn, size, as_
     from ..swd import swd
     device = device_or_fail(device)
     size = int(size)   # click hands a Choice over as the string it matched
+    if samples and (truncation or train_mode_bn):
+        fail("--truncation and --train-mode-bn choose how a model draws faces; "
+             "--samples scores images already drawn")
     if samples:
         try:
             # sample sets are small and rewritten often: decoded in memory, not cached
@@ -47,7 +54,7 @@ def evaluate(checkpoint, model, samples, data, n, seed, train_mode_bn, size, as_
         from ..generate import generate, latent
         path, G, _, meta = load_or_fail(checkpoint, device, model=model)
         size = meta["config"]["size"]
-        z = latent(seed + 1000, n, meta["config"]["nz"])
+        z = latent(seed + 1000, n, meta["config"]["nz"], truncation)
         fake = generate(G, z, device, batch_statistics=train_mode_bn)
         what = f"{path} (step {meta.get('step')})"
     try:

@@ -19,7 +19,9 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
 @click.option("--separate", type=click.Path(file_okay=False),
               help="Also write one PNG per face into this folder (avatars).")
 @click.option("--truncation", type=click.FloatRange(min=0, min_open=True),
-              help="Redraw noise values beyond this magnitude: more typical, less varied faces.")
+              help="Redraw noise values beyond this magnitude: less varied faces. With "
+              "the BatchNorm generators it pulls faces towards the blurry average face "
+              "(measured worse by SWD and by eye; README, 'Quality').")
 @click.option("--best", type=click.IntRange(min=1), help="Draw 4x more faces and keep the "
               "N that the discriminator rates most real (a training checkpoint or a shipped "
               "model: they carry their discriminator).")
