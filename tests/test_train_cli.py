@@ -4,6 +4,7 @@ import json
 import zipfile
 
 import numpy as np
+import pytest
 from conftest import TINY, invoke, random_images
 from PIL import Image
 
@@ -281,6 +282,26 @@ def test_eval_truncation_scores_the_faces_sample_truncation_draws(tiny_run, tmp_
     assert json.loads(r.output.strip().splitlines()[-1])["swd"] == truncated["swd"]
     r = invoke("eval", "--samples", tmp_path / "faces.npy", "--data", "demo", "--truncation", 1)
     assert r.exit_code == 2 and "--samples scores images already drawn" in r.output
+
+
+def test_eval_repeats_scores_each_seed_and_their_mean(tiny_run, tmp_path):
+    real = tmp_path / "real.npy"   # not "demo", whose faces --seed would redraw
+    np.save(real, demo_faces(128, 32, seed=4))
+
+    def scored(*extra):
+        r = invoke("eval", "--checkpoint", tiny_run, "--data", real, "-n", 64, "--json", *extra)
+        assert r.exit_code == 0, r.output
+        return json.loads(r.output.strip().splitlines()[-1])
+    both = scored("--seed", 3, "--repeats", 2)
+    one, other = scored("--seed", 3), scored("--seed", 4)
+    assert [s["seed"] for s in both["seeds"]] == [3, 4]
+    assert both["seeds"][0]["swd"] == one["swd"] and both["seeds"][1]["floor"] == other["floor"]
+    assert one["swd"] != other["swd"]
+    for key in ("swd", "floor"):
+        assert both[key]["avg"] == pytest.approx((one[key]["avg"] + other[key]["avg"]) / 2)
+    text = invoke("eval", "--checkpoint", tiny_run, "--data", real, "-n", 64, "--seed", 3,
+                  "--repeats", 2).output
+    assert "seed 3" in text and "seed 4" in text and "generated vs real (mean)" in text
 
 
 def test_export_can_average_the_newest_checkpoints(tiny_run, tmp_path):

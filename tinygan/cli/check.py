@@ -21,6 +21,10 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
               help="Images per set.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Picks the generated faces and the two real subsets.")
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Score this many times, with seeds --seed, --seed+1, ..., and print each "
+              "score and their mean: two models closer than the scores' spread are not told "
+              "apart.")
 @click.option("--train-mode-bn", is_flag=True, help="Generate with batch statistics "
               "instead of running statistics.")
 @click.option("--truncation", type=click.FloatRange(min=0, min_open=True),
@@ -30,14 +34,13 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
               show_default=True, help="With --samples: the size both sets are compared at.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
 @DEVICE_OPTION
-def evaluate(checkpoint, model, samples, data, n, seed, train_mode_bn, truncation, size, as_json,
-             device):
+def evaluate(checkpoint, model, samples, data, n, seed, repeats, train_mode_bn, truncation, size,
+             as_json, device):
     """Score generated faces against real ones (SWD, lower is better).
 
     The multi-scale sliced Wasserstein distance x1e3 of Karras et al. 2018, per pyramid level
     and averaged, with the real-vs-real floor of two disjoint real subsets beside it."""
     from ..data import DataError, load_images
-    from ..swd import swd
     device = device_or_fail(device)
     size = int(size)   # click hands a Choice over as the string it matched
     if samples and (truncation or train_mode_bn):
@@ -49,13 +52,16 @@ def evaluate(checkpoint, model, samples, data, n, seed, train_mode_bn, truncatio
             fake, _ = load_images(samples, size, cache=False)
         except DataError as exc:
             fail(str(exc))
-        what = samples
+        if len(fake) < n:
+            fail(f"{samples}: {len(fake)} images, need -n {n}")
+        draw, what = (lambda s: fake[:n]), samples
     else:
         from ..generate import generate, latent
         path, G, _, meta = load_or_fail(checkpoint, device, model=model)
-        size = meta["config"]["size"]
-        z = latent(seed + 1000, n, meta["config"]["nz"], truncation)
-        fake = generate(G, z, device, batch_statistics=train_mode_bn)
+        size, nz = meta["config"]["size"], meta["config"]["nz"]
+        def draw(s):
+            z = latent(s + 1000, n, nz, truncation)
+            return generate(G, z, device, batch_statistics=train_mode_bn)
         what = f"{path} (step {meta.get('step')})"
     try:
         real, _ = load_images(data, size, demo_count=2 * n, seed=seed + 1)
@@ -63,21 +69,38 @@ def evaluate(checkpoint, model, samples, data, n, seed, train_mode_bn, truncatio
         fail(str(exc))
     if len(real) < 2 * n:
         fail(f"{data}: {len(real)} images, need {2 * n} (two disjoint sets of -n {n})")
-    if len(fake) < n:
-        fail(f"{samples}: {len(fake)} images, need -n {n}")
-    order = np.random.default_rng(seed).permutation(len(real))
-    real_a, real_b = real[order[:n]], real[order[n:2 * n]]
-    result = swd(fake[:n], real_a, seed=seed)
-    floor = swd(real_b, real_a, seed=seed)
+    scores = [_score(draw(s), real, n, s) for s in range(seed, seed + repeats)]
+    result, floor = (_mean([score[i] for score in scores]) for i in (0, 1))
     if as_json:
-        click.echo(json.dumps(dict(what=what, n=n, swd={str(k): v for k, v in result.items()},
-                                   floor={str(k): v for k, v in floor.items()})))
+        line = dict(what=what, n=n, swd=result, floor=floor)
+        if repeats > 1:
+            line["seeds"] = [dict(seed=seed + i, swd=r, floor=f) for i, (r, f) in enumerate(scores)]
+        click.echo(json.dumps(line))
         return
     levels = [k for k in result if k != "avg"]
     click.echo(f"SWD x1e3, {n} vs {n} images ({what}); lower is better")
     click.echo(f"{'':<18}" + "".join(f"{lv:>8}" for lv in levels) + f"{'avg':>8}")
-    for label, r in (("generated vs real", result), ("real vs real", floor)):
-        click.echo(f"{label:<18}" + "".join(f"{r[lv]:8.2f}" for lv in levels) + f"{r['avg']:8.2f}")
+    rows = [(f"seed {seed + i}", r) for i, (r, _) in enumerate(scores)] if repeats > 1 else []
+    rows += [("generated vs real" + (" (mean)" if repeats > 1 else ""), result),
+             ("real vs real" + (" (mean)" if repeats > 1 else ""), floor)]
+    width = max(18, *(len(label) + 1 for label, _ in rows))
+    for label, r in rows:
+        click.echo(f"{label:<{width}}" + "".join(f"{r[lv]:8.2f}" for lv in levels)
+                   + f"{r['avg']:8.2f}")
+
+
+def _score(fake, real, n, seed):
+    """(SWD of fake against a real subset, the floor: SWD of another real subset against it),
+    each {level: value, "avg": value} with string keys; the subsets are drawn by `seed`."""
+    from ..swd import swd
+    order = np.random.default_rng(seed).permutation(len(real))
+    real_a, real_b = real[order[:n]], real[order[n:2 * n]]
+    return ({str(k): v for k, v in swd(fake, real_a, seed=seed).items()},
+            {str(k): v for k, v in swd(real_b, real_a, seed=seed).items()})
+
+
+def _mean(results):
+    return {k: float(np.mean([r[k] for r in results])) for k in results[0]}
 
 
 @main.command(short_help="Check every backward pass against finite differences.")
