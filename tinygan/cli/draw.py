@@ -24,7 +24,8 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
               "(measured worse by SWD and by eye; README, 'Quality').")
 @click.option("--best", type=click.IntRange(min=1), help="Draw 4x more faces and keep the "
               "N that the discriminator rates most real (a training checkpoint or a shipped "
-              "model: they carry their discriminator).")
+              "model: they carry their discriminator). Convincing to D is not the same as "
+              "well formed: it does not weed out smeared faces (README, 'Quality').")
 @click.option("--cols", type=click.IntRange(min=1), help="Grid columns [default: square].")
 @DEVICE_OPTION
 def sample(n, checkpoint, model, seed, out, separate, truncation, best, cols, device):

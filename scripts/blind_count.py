@@ -1,0 +1,132 @@
+"""Counting smeared faces by eye, blind: shuffled grids under neutral names, then the tally.
+
+    python scripts/blind_count.py grids OUT --models anime,human --truncations none,1.5 \
+        --seeds 1,2,3
+    python scripts/blind_count.py tally counts.json
+    python scripts/blind_count.py discriminator counts.json --model anime [--truncation none]
+
+`grids` writes one 8x8 grid of 64 faces per (model, truncation, seed), at twice the size, as
+OUT/grid_NN.png in a shuffled order, and OUT/key.json saying which is which: show the PNGs to
+the raters, not the key. A model is a shipped model's name or a checkpoint. The raters mark
+each smeared or malformed face as row,col (from 1,1 at the top left); `counts.json` holds the
+key and the marks:
+
+    {"key": {"grid_00.png": {"model": "anime", "truncation": null, "seed": 2}, ...},
+     "raters": {"A": {"grid_00.png": [[1, 2], [4, 5]], ...}, "B": {...}}}
+
+`tally` prints the share of marked faces per model and truncation, for each rater.
+`discriminator` asks whether D's logit tells marked faces from the others: the probability
+that an unmarked face outscores a marked one (0.5 is chance; 1 would make `--best` a filter).
+"""
+
+import argparse
+import json
+import os
+import random
+from collections import defaultdict
+
+import numpy as np
+from PIL import Image
+
+from tinygan.generate import find_checkpoint, generate, latent, load_generator, shipped_model
+from tinygan.images import grid
+
+FACES, COLS = 64, 8
+
+
+def load(model, with_discriminator=False):
+    path = shipped_model(model) if model in ("anime", "human") else find_checkpoint(model)
+    return load_generator(path, with_discriminator=with_discriminator)
+
+
+def faces_of(G, meta, seed, truncation):
+    return generate(G, latent(seed, FACES, meta["config"]["nz"], truncation))
+
+
+def make_grids(out, models, truncations, seeds, shuffle_seed):
+    conditions = [(m, t, s) for m in models for t in truncations for s in seeds]
+    names = [f"grid_{i:02d}.png" for i in range(len(conditions))]
+    random.Random(shuffle_seed).shuffle(names)
+    os.makedirs(out, exist_ok=True)
+    key = {}
+    for model in models:
+        G, _, meta = load(model)
+        for (m, t, s), name in zip(conditions, names):
+            if m != model:
+                continue
+            image = Image.fromarray(grid(faces_of(G, meta, s, t), COLS))
+            image.resize((2 * image.width, 2 * image.height), Image.NEAREST).save(
+                os.path.join(out, name))
+            key[name] = dict(model=m, truncation=t, seed=s)
+    with open(os.path.join(out, "key.json"), "w") as f:
+        json.dump(dict(sorted(key.items())), f, indent=1)
+    print(f"wrote {len(key)} grids and key.json to {out}")
+
+
+def tally(counts):
+    for rater, marks in sorted(counts["raters"].items()):
+        totals = defaultdict(lambda: [0, 0])
+        for name, condition in counts["key"].items():
+            total = totals[(condition["model"], condition["truncation"] or "none")]
+            total[0] += len(marks[name])
+            total[1] += FACES
+        for (model, truncation), (marked, faces) in sorted(totals.items(), key=str):
+            print(f"rater {rater}  {model:<28} truncation {truncation!s:<5} "
+                  f"{marked:4d} / {faces} = {100 * marked / faces:4.0f} %")
+
+
+def discriminator(counts, model, truncation):
+    G, D, meta = load(model, with_discriminator=True)
+    logits, marked = [], defaultdict(list)
+    for name, condition in sorted(counts["key"].items()):
+        if condition["model"] != model or condition["truncation"] != truncation:
+            continue
+        z = latent(condition["seed"], FACES, meta["config"]["nz"], condition["truncation"])
+        # scored as `sample --best` scores them: D with the batch statistics of 64 fakes
+        logits.extend(D.forward(G.forward(z, train=False), train=True).ravel())
+        for rater, marks in counts["raters"].items():
+            spots = {(r - 1) * COLS + c - 1 for r, c in marks[name]}
+            marked[rater].extend(i in spots for i in range(FACES))
+    logits = np.array(logits)
+    marked["all raters"] = np.logical_and.reduce([np.array(v) for v in marked.values()])
+    for rater, bad in marked.items():
+        bad = np.asarray(bad)
+        good_over_bad = (logits[~bad][:, None] > logits[bad][None, :]).mean()
+        top = np.argsort(-logits)[:len(logits) // 4]
+        print(f"{rater:<10} marked {bad.sum():3d} of {len(bad)}; P(unmarked outscores marked) "
+              f"{good_over_bad:.3f}; marked among D's top quarter {100 * bad[top].mean():.0f} % "
+              f"(all: {100 * bad.mean():.0f} %)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("grids")
+    g.add_argument("out")
+    g.add_argument("--models", default="anime,human")
+    g.add_argument("--truncations", default="none")
+    g.add_argument("--seeds", default="1,2,3")
+    g.add_argument("--shuffle-seed", type=int, default=7)
+    t = sub.add_parser("tally")
+    t.add_argument("counts")
+    d = sub.add_parser("discriminator")
+    d.add_argument("counts")
+    d.add_argument("--model", default="anime")
+    d.add_argument("--truncation", default="none", help="the grids drawn with this truncation")
+    args = p.parse_args()
+    if args.command == "grids":
+        truncations = [None if t == "none" else float(t) for t in args.truncations.split(",")]
+        make_grids(args.out, args.models.split(","), truncations,
+                   [int(s) for s in args.seeds.split(",")], args.shuffle_seed)
+        return
+    with open(args.counts) as f:
+        counts = json.load(f)
+    if args.command == "tally":
+        tally(counts)
+    else:
+        discriminator(counts, args.model,
+                      None if args.truncation == "none" else float(args.truncation))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""scripts/blind_count.py: the shuffled grids are the faces their key names, and the tally
+counts the marks."""
+
+import json
+import runpy
+from pathlib import Path
+
+import numpy as np
+from conftest import invoke
+from PIL import Image
+
+SCRIPT = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "blind_count.py"))
+
+
+def test_each_grid_shows_the_faces_its_key_names(tiny_run, tmp_path):
+    SCRIPT["make_grids"](str(tmp_path / "blind"), [str(tiny_run)], [None, 1.0], [1, 2],
+                         shuffle_seed=3)
+    key = json.loads((tmp_path / "blind" / "key.json").read_text())
+    assert len(key) == 4 and {c["seed"] for c in key.values()} == {1, 2}
+    for name, condition in key.items():
+        extra = ["--truncation", condition["truncation"]] if condition["truncation"] else []
+        r = invoke("sample", "--checkpoint", tiny_run, "--seed", condition["seed"], "--out",
+                   tmp_path / "one.png", *extra)
+        assert r.exit_code == 0, r.output
+        expected = np.asarray(Image.open(tmp_path / "one.png"))
+        shown = np.asarray(Image.open(tmp_path / "blind" / name))
+        np.testing.assert_array_equal(shown[::2, ::2], expected)   # at twice the size
+
+
+def test_tally_counts_marks_per_model_and_truncation(tmp_path, capsys):
+    key = {"grid_00.png": dict(model="anime", truncation=None, seed=1),
+           "grid_01.png": dict(model="anime", truncation=None, seed=2),
+           "grid_02.png": dict(model="anime", truncation=1.0, seed=1)}
+    marks = {"grid_00.png": [[1, 1], [2, 3]], "grid_01.png": [[8, 8]],
+             "grid_02.png": [[r, 1] for r in range(1, 9)]}
+    SCRIPT["tally"](dict(key=key, raters={"A": marks}))
+    lines = capsys.readouterr().out.splitlines()
+    assert any("none" in line and "3 / 128" in line for line in lines)
+    assert any("1.0" in line and "8 / 64" in line and "12 %" in line for line in lines)
