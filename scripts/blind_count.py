@@ -70,8 +70,9 @@ def tally(counts):
             total = totals[(condition["model"], condition["truncation"] or "none")]
             total[0] += len(marks[name])
             total[1] += FACES
+        width = max(len(model) for model, _ in totals)
         for (model, truncation), (marked, faces) in sorted(totals.items(), key=str):
-            print(f"rater {rater}  {model:<28} truncation {truncation!s:<5} "
+            print(f"rater {rater}  {model:<{width}}  truncation {truncation!s:<5} "
                   f"{marked:4d} / {faces} = {100 * marked / faces:4.0f} %")
 
 
