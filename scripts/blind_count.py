@@ -92,6 +92,9 @@ def discriminator(counts, model, truncation):
     marked["all raters"] = np.logical_and.reduce([np.array(v) for v in marked.values()])
     for rater, bad in marked.items():
         bad = np.asarray(bad)
+        if not 0 < bad.sum() < len(bad):
+            print(f"{rater:<10} marked {bad.sum()} of {len(bad)}: nothing to compare")
+            continue
         good_over_bad = (logits[~bad][:, None] > logits[bad][None, :]).mean()
         top = np.argsort(-logits)[:len(logits) // 4]
         print(f"{rater:<10} marked {bad.sum():3d} of {len(bad)}; P(unmarked outscores marked) "

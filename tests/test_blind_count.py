@@ -37,3 +37,20 @@ def test_tally_counts_marks_per_model_and_truncation(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert any("none" in line and "3 / 128" in line for line in lines)
     assert any("1.0" in line and "8 / 64" in line and "12 %" in line for line in lines)
+
+
+def test_discriminator_measure_reads_one_when_d_ranks_the_marked_faces_last(tiny_run, capsys):
+    from tinygan.generate import find_checkpoint, latent, load_generator
+    G, D, meta = load_generator(find_checkpoint(str(tiny_run)), with_discriminator=True)
+    z = latent(1, 64, meta["config"]["nz"])
+    order = np.argsort(D.forward(G.forward(z, train=False), train=True).ravel())
+    spots = {"lowest": order[:16], "highest": order[-16:]}
+    key = {"grid_00.png": dict(model=str(tiny_run), truncation=None, seed=1)}
+    raters = {name: {"grid_00.png": [[i // 8 + 1, i % 8 + 1] for i in picked]}
+              for name, picked in spots.items()}
+    SCRIPT["discriminator"](dict(key=key, raters=raters), str(tiny_run), None)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("lowest") and "P(unmarked outscores marked) 1.000" in line
+               for line in lines)
+    assert any(line.startswith("highest") and "P(unmarked outscores marked) 0.000" in line
+               for line in lines)
