@@ -6,8 +6,8 @@
     python scripts/blind_count.py discriminator counts.json --model anime [--truncation none]
 
 `grids` writes one 8x8 grid of 64 faces per (model, truncation, seed), at twice the size, as
-OUT/grid_NN.png in a shuffled order, and OUT/key.json saying which is which: show the PNGs to
-the raters, not the key. A model is a shipped model's name or a checkpoint. The raters mark
+OUT/grid_NN.png in a shuffled order, and OUT-key.json beside the folder saying which is which:
+show the folder to the raters, not the key. A model is a shipped model's name or a checkpoint. The raters mark
 each smeared or malformed face as row,col (from 1,1 at the top left); `counts.json` holds the
 key and the marks:
 
@@ -58,9 +58,10 @@ def make_grids(out, models, truncations, seeds, shuffle_seed):
             image.resize((2 * image.width, 2 * image.height), Image.NEAREST).save(
                 os.path.join(out, name))
             key[name] = dict(model=m, truncation=t, seed=s)
-    with open(os.path.join(out, "key.json"), "w") as f:
+    key_path = os.path.normpath(out) + "-key.json"   # outside the folder the raters see
+    with open(key_path, "w") as f:
         json.dump(dict(sorted(key.items())), f, indent=1)
-    print(f"wrote {len(key)} grids and key.json to {out}")
+    print(f"wrote {len(key)} grids to {out} and their key to {key_path}")
 
 
 def tally(counts):

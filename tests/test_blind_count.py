@@ -15,7 +15,8 @@ SCRIPT = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "blind_count
 def test_each_grid_shows_the_faces_its_key_names(tiny_run, tmp_path):
     SCRIPT["make_grids"](str(tmp_path / "blind"), [str(tiny_run)], [None, 1.0], [1, 2],
                          shuffle_seed=3)
-    key = json.loads((tmp_path / "blind" / "key.json").read_text())
+    key = json.loads((tmp_path / "blind-key.json").read_text())
+    assert sorted(p.name for p in (tmp_path / "blind").iterdir()) == sorted(key)
     assert len(key) == 4 and {c["seed"] for c in key.values()} == {1, 2}
     for name, condition in key.items():
         extra = ["--truncation", condition["truncation"]] if condition["truncation"] else []
