@@ -7,9 +7,9 @@
 
 `grids` writes one 8x8 grid of 64 faces per (model, truncation, seed), at twice the size, as
 OUT/grid_NN.png in a shuffled order, and OUT-key.json beside the folder saying which is which:
-show the folder to the raters, not the key. A model is a shipped model's name or a checkpoint. The raters mark
-each smeared or malformed face as row,col (from 1,1 at the top left); `counts.json` holds the
-key and the marks:
+show the folder to the raters, not the key. A model is a shipped model's name or a checkpoint.
+The raters mark each smeared or malformed face as row,col (from 1,1 at the top left);
+`counts.json` holds the key and the marks:
 
     {"key": {"grid_00.png": {"model": "anime", "truncation": null, "seed": 2}, ...},
      "raters": {"A": {"grid_00.png": [[1, 2], [4, 5]], ...}, "B": {...}}}
@@ -28,19 +28,27 @@ from collections import defaultdict
 import numpy as np
 from PIL import Image
 
-from tinygan.generate import find_checkpoint, generate, latent, load_generator, shipped_model
+from tinygan.generate import (
+    SHIPPED,
+    find_checkpoint,
+    generate,
+    latent,
+    load_generator,
+    shipped_model,
+)
 from tinygan.images import grid
 
 FACES, COLS = 64, 8
 
 
 def load(model, with_discriminator=False):
-    path = shipped_model(model) if model in ("anime", "human") else find_checkpoint(model)
+    path = shipped_model(model) if model in SHIPPED else find_checkpoint(model)
     return load_generator(path, with_discriminator=with_discriminator)
 
 
-def faces_of(G, meta, seed, truncation):
-    return generate(G, latent(seed, FACES, meta["config"]["nz"], truncation))
+def noise(meta, seed, truncation):
+    """The noise of a grid: that of `tinygan sample -n 64 --seed S [--truncation T]`."""
+    return latent(seed, FACES, meta["config"]["nz"], truncation)
 
 
 def make_grids(out, models, truncations, seeds, shuffle_seed):
@@ -54,7 +62,7 @@ def make_grids(out, models, truncations, seeds, shuffle_seed):
         for (m, t, s), name in zip(conditions, names):
             if m != model:
                 continue
-            image = Image.fromarray(grid(faces_of(G, meta, s, t), COLS))
+            image = Image.fromarray(grid(generate(G, noise(meta, s, t)), COLS))
             image.resize((2 * image.width, 2 * image.height), Image.NEAREST).save(
                 os.path.join(out, name))
             key[name] = dict(model=m, truncation=t, seed=s)
@@ -83,7 +91,7 @@ def discriminator(counts, model, truncation):
     for name, condition in sorted(counts["key"].items()):
         if condition["model"] != model or condition["truncation"] != truncation:
             continue
-        z = latent(condition["seed"], FACES, meta["config"]["nz"], condition["truncation"])
+        z = noise(meta, condition["seed"], truncation)
         # scored as `sample --best` scores them: D with the batch statistics of 64 fakes
         logits.extend(D.forward(G.forward(z, train=False), train=True).ravel())
         for rater, marks in counts["raters"].items():
