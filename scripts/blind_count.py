@@ -1,13 +1,16 @@
 """Counting smeared faces by eye, blind: shuffled grids under neutral names, then the tally.
 
     python scripts/blind_count.py grids OUT --models anime,human --truncations none,1.5 \
-        --seeds 1,2,3
+        --seeds 1,2,3 [--pictures other.png]
     python scripts/blind_count.py tally counts.json
     python scripts/blind_count.py discriminator counts.json --model anime [--truncation none]
 
 `grids` writes one 8x8 grid of 64 faces per (model, truncation, seed), at twice the size, as
 OUT/grid_NN.png in a shuffled order, and OUT-key.json beside the folder saying which is which:
 show the folder to the raters, not the key. A model is a shipped model's name or a checkpoint.
+`--pictures` adds 8x8 grids drawn elsewhere (a PNG with 2 px between its 64 faces, as
+torchvision's `save_image` writes them), re-laid like the others, so that another program's
+faces are counted by the same raters with the same eyes.
 The raters mark each smeared or malformed face as row,col (from 1,1 at the top left);
 `counts.json` holds the key and the marks:
 
@@ -51,21 +54,38 @@ def noise(meta, seed, truncation):
     return latent(seed, FACES, meta["config"]["nz"], truncation)
 
 
-def make_grids(out, models, truncations, seeds, shuffle_seed):
+def faces_of_picture(path, pad=2):
+    """The 64 faces of an 8x8 grid picture with `pad` pixels around and between them."""
+    picture = np.asarray(Image.open(path).convert("RGB"))
+    size, rest = divmod(picture.shape[1] - (COLS + 1) * pad, COLS)
+    if rest or picture.shape[0] != picture.shape[1]:
+        raise SystemExit(f"{path}: not a square 8x8 grid with {pad} px between its faces")
+    step = size + pad
+    return np.stack([picture[pad + r * step:pad + r * step + size,
+                             pad + c * step:pad + c * step + size]
+                     for r in range(COLS) for c in range(COLS)])
+
+
+def save_grid(faces, path):
+    image = Image.fromarray(grid(faces, COLS))
+    image.resize((2 * image.width, 2 * image.height), Image.NEAREST).save(path)
+
+
+def make_grids(out, models, truncations, seeds, shuffle_seed, pictures=()):
     conditions = [(m, t, s) for m in models for t in truncations for s in seeds]
-    names = [f"grid_{i:02d}.png" for i in range(len(conditions))]
+    names = [f"grid_{i:02d}.png" for i in range(len(conditions) + len(pictures))]
     random.Random(shuffle_seed).shuffle(names)
     os.makedirs(out, exist_ok=True)
     key = {}
     for model in models:
         G, _, meta = load(model)
         for (m, t, s), name in zip(conditions, names):
-            if m != model:
-                continue
-            image = Image.fromarray(grid(generate(G, noise(meta, s, t)), COLS))
-            image.resize((2 * image.width, 2 * image.height), Image.NEAREST).save(
-                os.path.join(out, name))
-            key[name] = dict(model=m, truncation=t, seed=s)
+            if m == model:
+                save_grid(generate(G, noise(meta, s, t)), os.path.join(out, name))
+                key[name] = dict(model=m, truncation=t, seed=s)
+    for path, name in zip(pictures, names[len(conditions):]):
+        save_grid(faces_of_picture(path), os.path.join(out, name))
+        key[name] = dict(model=os.path.basename(path), truncation=None, seed=None)
     key_path = os.path.normpath(out) + "-key.json"   # outside the folder the raters see
     with open(key_path, "w") as f:
         json.dump(dict(sorted(key.items())), f, indent=1)
@@ -120,6 +140,7 @@ def main():
     g.add_argument("--truncations", default="none")
     g.add_argument("--seeds", default="1,2,3")
     g.add_argument("--shuffle-seed", type=int, default=7)
+    g.add_argument("--pictures", default="", help="8x8 grid PNGs drawn elsewhere, to add")
     t = sub.add_parser("tally")
     t.add_argument("counts")
     d = sub.add_parser("discriminator")
@@ -130,7 +151,8 @@ def main():
     if args.command == "grids":
         truncations = [None if t == "none" else float(t) for t in args.truncations.split(",")]
         make_grids(args.out, args.models.split(","), truncations,
-                   [int(s) for s in args.seeds.split(",")], args.shuffle_seed)
+                   [int(s) for s in args.seeds.split(",")], args.shuffle_seed,
+                   [p for p in args.pictures.split(",") if p])
         return
     with open(args.counts) as f:
         counts = json.load(f)

@@ -55,3 +55,22 @@ def test_discriminator_measure_reads_one_when_d_ranks_the_marked_faces_last(tiny
                for line in lines)
     assert any(line.startswith("highest") and "P(unmarked outscores marked) 0.000" in line
                for line in lines)
+
+
+def test_a_picture_drawn_elsewhere_is_re_laid_face_for_face(tmp_path):
+    faces = np.random.default_rng(0).integers(0, 256, (64, 12, 12, 3), dtype=np.uint8)
+    picture = np.zeros((8 * 14 + 2, 8 * 14 + 2, 3), np.uint8)   # torchvision's layout: black gaps
+    for i, face in enumerate(faces):
+        r, c = divmod(i, 8)
+        picture[2 + 14 * r:14 + 14 * r, 2 + 14 * c:14 + 14 * c] = face
+    Image.fromarray(picture).save(tmp_path / "other.png")
+    SCRIPT["make_grids"](str(tmp_path / "blind"), [], [None], [1], shuffle_seed=0,
+                         pictures=[str(tmp_path / "other.png")])
+    key = json.loads((tmp_path / "blind-key.json").read_text())
+    assert key == {"grid_00.png": dict(model="other.png", truncation=None, seed=None)}
+    shown = np.asarray(Image.open(tmp_path / "blind" / "grid_00.png"))[::2, ::2]
+    np.testing.assert_array_equal(SCRIPT["faces_of_picture"](tmp_path / "other.png"), faces)
+    for i, face in enumerate(faces):                # tinygan's layout: white gaps of 2 px
+        r, c = divmod(i, 8)
+        np.testing.assert_array_equal(shown[2 + 14 * r:14 + 14 * r, 2 + 14 * c:14 + 14 * c], face)
+    assert (shown[:2] == 255).all()
