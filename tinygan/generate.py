@@ -7,7 +7,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .backend import to_device, to_host
-from .images import to_uint8
+from .images import sharpness, to_uint8
 from .models import discriminator_for, generator_for
 from .speed import release
 
@@ -124,6 +124,12 @@ def best_of(G, D, z, k, device="cpu"):
     release(G, D)
     order = np.argsort(-np.concatenate(scores))[:k]
     return np.concatenate(faces)[order]
+
+
+def sharpest_of(G, z, k, device="cpu"):
+    """The k faces of z whose middles are sharpest (images.sharpness), sharpest first."""
+    faces = generate(G, z, device)
+    return faces[np.argsort(-sharpness(faces), kind="stable")[:k]]
 
 
 def slerp(a, b, t):

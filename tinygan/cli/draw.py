@@ -26,22 +26,30 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
               "N that the discriminator rates most real (a training checkpoint or a shipped "
               "model: they carry their discriminator). Convincing to D is not the same as "
               "well formed: it does not weed out smeared faces (README, 'Quality').")
+@click.option("--sharpest", type=click.IntRange(min=1), help="Draw 4x more faces and keep "
+              "the N whose middles are sharpest (the mean size of the Laplacian over the "
+              "central half of each face, a blur detector). Counted blind, anime faces kept "
+              "this way were smeared about 40 % less often than unpicked ones; human faces "
+              "hardly gained (README, 'Quality').")
 @click.option("--cols", type=click.IntRange(min=1), help="Grid columns [default: square].")
 @DEVICE_OPTION
-def sample(n, checkpoint, model, seed, out, separate, truncation, best, cols, device):
+def sample(n, checkpoint, model, seed, out, separate, truncation, best, sharpest, cols, device):
     """Draw new faces from a trained generator into a grid PNG."""
-    from ..generate import best_of, generate, latent
+    from ..generate import best_of, generate, latent, sharpest_of
     from ..images import grid, save_png
     if n < 1:
         fail(f"-n must be at least 1, not {n}")
-    if best and best != n:
-        n = best
+    if best and sharpest:
+        fail("--best and --sharpest each pick faces: give one of them")
+    n = best or sharpest or n
     device = device_or_fail(device)
     path, G, D, meta = load_or_fail(checkpoint, device, with_discriminator=bool(best),
                                    model=model)
     nz = meta["config"]["nz"]
     if best:
         faces = best_of(G, D, latent(seed, 4 * n, nz, truncation), n, device)
+    elif sharpest:
+        faces = sharpest_of(G, latent(seed, 4 * n, nz, truncation), n, device)
     else:
         faces = generate(G, latent(seed, n, nz, truncation), device)
     try:
