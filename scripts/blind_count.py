@@ -3,7 +3,8 @@
     python scripts/blind_count.py grids OUT --models anime,human --truncations none,1.5 \
         --seeds 1,2,3 [--pictures other.png]
     python scripts/blind_count.py tally counts.json
-    python scripts/blind_count.py discriminator counts.json --model anime [--truncation none]
+    python scripts/blind_count.py rank counts.json [more.json ...] --model anime \
+        [--by discriminator|sharpness] [--truncation none]
 
 `grids` writes one 8x8 grid of 64 faces per (model, truncation, seed), at twice the size, as
 OUT/grid_NN.png in a shuffled order, and OUT-key.json beside the folder saying which is which:
@@ -18,8 +19,11 @@ The raters mark each smeared or malformed face as row,col (from 1,1 at the top l
      "raters": {"A": {"grid_00.png": [[1, 2], [4, 5]], ...}, "B": {...}}}
 
 `tally` prints the share of marked faces per model and truncation, for each rater.
-`discriminator` asks whether D's logit tells marked faces from the others: the probability
-that an unmarked face outscores a marked one (0.5 is chance; 1 would make `--best` a filter).
+`rank` asks whether D's logit (`sample --best`'s score) or the sharpness of the face's middle
+(`sample --sharpest`'s) tells marked faces from the others: the probability that an unmarked
+face outscores a marked one (0.5 is chance, 1 a perfect filter), for each rater and with a
+face called marked when half or more of the raters who saw it marked it (`half+`); several
+counts files pool their raters.
 """
 
 import argparse
@@ -39,7 +43,7 @@ from tinygan.generate import (
     load_generator,
     shipped_model,
 )
-from tinygan.images import grid
+from tinygan.images import grid, sharpness
 
 FACES, COLS = 64, 8
 
@@ -105,29 +109,55 @@ def tally(counts):
                   f"{marked:4d} / {faces} = {100 * marked / faces:4.0f} %")
 
 
-def discriminator(counts, model, truncation):
-    G, D, meta = load(model, with_discriminator=True)
-    logits, marked = [], defaultdict(list)
-    for name, condition in sorted(counts["key"].items()):
-        if condition["model"] != model or condition["truncation"] != truncation:
-            continue
-        z = noise(meta, condition["seed"], truncation)
-        # scored as `sample --best` scores them: D with the batch statistics of 64 fakes
-        logits.extend(D.forward(G.forward(z, train=False), train=True).ravel())
-        for rater, marks in counts["raters"].items():
-            spots = {(r - 1) * COLS + c - 1 for r, c in marks[name]}
-            marked[rater].extend(i in spots for i in range(FACES))
-    logits = np.array(logits)
-    marked["all raters"] = np.logical_and.reduce([np.array(v) for v in marked.values()])
-    for rater, bad in marked.items():
-        bad = np.asarray(bad)
+def marks_by_face(counts, model, truncation):
+    """{(seed, index): {rater: marked?}} over the grids of `model` at `truncation` in a
+    counts dict or a list of them (raters of different rounds who saw the same faces)."""
+    faces = defaultdict(dict)
+    for c in counts if isinstance(counts, list) else [counts]:
+        for name, condition in c["key"].items():
+            if condition["model"] != model or condition["truncation"] != truncation:
+                continue
+            for rater, marks in c["raters"].items():
+                spots = {(r - 1) * COLS + col - 1 for r, col in marks[name]}
+                for i in range(FACES):
+                    faces[(condition["seed"], i)][rater] = i in spots
+    return dict(sorted(faces.items()))
+
+
+def scores(model, truncation, seeds, by):
+    """Each face's score, grid by grid: D's logit as `sample --best` scores it (batch
+    statistics of the 64 fakes), or images.sharpness as `sample --sharpest` does."""
+    G, D, meta = load(model, with_discriminator=by == "discriminator")
+    out = []
+    for seed in seeds:
+        z = noise(meta, seed, truncation)
+        if by == "discriminator":
+            out.extend(D.forward(G.forward(z, train=False), train=True).ravel())
+        else:
+            out.extend(sharpness(generate(G, z)))
+    return np.array(out)
+
+
+def rank(counts, model, truncation, by="discriminator"):
+    """Whether a score tells marked faces from the others, per rater and by half or more."""
+    faces = marks_by_face(counts, model, truncation)
+    seeds = sorted({seed for seed, _ in faces})
+    score = scores(model, truncation, seeds, by)   # in the order of `faces`: seed, then index
+    raters = sorted({r for votes in faces.values() for r in votes})
+    groups = {r: [(k, votes[r]) for k, (_, votes) in enumerate(faces.items()) if r in votes]
+              for r in raters}
+    groups["half+"] = [(k, 2 * sum(v.values()) >= len(v)) for k, v in enumerate(faces.values())]
+    for rater, pairs in groups.items():
+        seen = np.array([k for k, _ in pairs])
+        bad = np.array([b for _, b in pairs])
         if not 0 < bad.sum() < len(bad):
             print(f"{rater:<10} marked {bad.sum()} of {len(bad)}: nothing to compare")
             continue
-        good_over_bad = (logits[~bad][:, None] > logits[bad][None, :]).mean()
-        top = np.argsort(-logits)[:len(logits) // 4]
+        s = score[seen]
+        good_over_bad = (s[~bad][:, None] > s[bad][None, :]).mean()
+        top = np.argsort(-s)[:len(s) // 4]
         print(f"{rater:<10} marked {bad.sum():3d} of {len(bad)}; P(unmarked outscores marked) "
-              f"{good_over_bad:.3f}; marked among D's top quarter {100 * bad[top].mean():.0f} % "
+              f"{good_over_bad:.3f}; marked among the top quarter {100 * bad[top].mean():.0f} % "
               f"(all: {100 * bad.mean():.0f} %)")
 
 
@@ -143,10 +173,11 @@ def main():
     g.add_argument("--pictures", default="", help="8x8 grid PNGs drawn elsewhere, to add")
     t = sub.add_parser("tally")
     t.add_argument("counts")
-    d = sub.add_parser("discriminator")
-    d.add_argument("counts")
-    d.add_argument("--model", default="anime")
-    d.add_argument("--truncation", default="none", help="the grids drawn with this truncation")
+    r = sub.add_parser("rank")
+    r.add_argument("counts", nargs="+", help="one or more counts files; their raters pooled")
+    r.add_argument("--by", choices=("discriminator", "sharpness"), default="discriminator")
+    r.add_argument("--model", default="anime")
+    r.add_argument("--truncation", default="none", help="the grids drawn with this truncation")
     args = p.parse_args()
     if args.command == "grids":
         truncations = [None if t == "none" else float(t) for t in args.truncations.split(",")]
@@ -154,13 +185,16 @@ def main():
                    [int(s) for s in args.seeds.split(",")], args.shuffle_seed,
                    [p for p in args.pictures.split(",") if p])
         return
-    with open(args.counts) as f:
-        counts = json.load(f)
     if args.command == "tally":
-        tally(counts)
-    else:
-        discriminator(counts, args.model,
-                      None if args.truncation == "none" else float(args.truncation))
+        with open(args.counts) as f:
+            tally(json.load(f))
+        return
+    counts = []
+    for path in args.counts:
+        with open(path) as f:
+            counts.append(json.load(f))
+    rank(counts, args.model, None if args.truncation == "none" else float(args.truncation),
+         args.by)
 
 
 if __name__ == "__main__":

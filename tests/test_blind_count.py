@@ -40,6 +40,10 @@ def test_tally_counts_marks_per_model_and_truncation(tmp_path, capsys):
     assert any("1.0" in line and "8 / 64" in line and "12 %" in line for line in lines)
 
 
+def marked(indices):
+    return [[i // 8 + 1, i % 8 + 1] for i in indices]
+
+
 def test_discriminator_measure_reads_one_when_d_ranks_the_marked_faces_last(tiny_run, capsys):
     from tinygan.generate import find_checkpoint, latent, load_generator
     G, D, meta = load_generator(find_checkpoint(str(tiny_run)), with_discriminator=True)
@@ -47,14 +51,31 @@ def test_discriminator_measure_reads_one_when_d_ranks_the_marked_faces_last(tiny
     order = np.argsort(D.forward(G.forward(z, train=False), train=True).ravel())
     spots = {"lowest": order[:16], "highest": order[-16:]}
     key = {"grid_00.png": dict(model=str(tiny_run), truncation=None, seed=1)}
-    raters = {name: {"grid_00.png": [[i // 8 + 1, i % 8 + 1] for i in picked]}
-              for name, picked in spots.items()}
-    SCRIPT["discriminator"](dict(key=key, raters=raters), str(tiny_run), None)
+    raters = {name: {"grid_00.png": marked(picked)} for name, picked in spots.items()}
+    SCRIPT["rank"](dict(key=key, raters=raters), str(tiny_run), None)
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("lowest") and "P(unmarked outscores marked) 1.000" in line
                for line in lines)
     assert any(line.startswith("highest") and "P(unmarked outscores marked) 0.000" in line
                for line in lines)
+
+
+def test_sharpness_measure_pools_raters_of_two_rounds_who_saw_the_same_faces(tiny_run, capsys):
+    from tinygan.generate import find_checkpoint, generate, latent, load_generator
+    from tinygan.images import sharpness
+    G, _, meta = load_generator(find_checkpoint(str(tiny_run)))
+    order = np.argsort(sharpness(generate(G, latent(2, 64, meta["config"]["nz"]))))
+    rounds = []
+    for rater, picked in (("A", order[:16]), ("B", order[:8])):   # B marks half of A's
+        key = {"grid_03.png": dict(model=str(tiny_run), truncation=None, seed=2)}
+        rounds.append(dict(key=key, raters={rater: {"grid_03.png": marked(picked)}}))
+    SCRIPT["rank"](rounds, str(tiny_run), None, by="sharpness")
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("A ") and "marked  16 of 64" in line and "1.000" in line
+               for line in lines)
+    # with two raters, half or more is either: A's 16 faces, the least sharp ones
+    assert any(line.startswith("half+") and "marked  16 of 64" in line and "1.000" in line
+               and "top quarter 0 %" in line for line in lines)
 
 
 def test_a_picture_drawn_elsewhere_is_re_laid_face_for_face(tmp_path):
