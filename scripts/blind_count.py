@@ -37,6 +37,7 @@ from PIL import Image
 
 from tinygan.generate import (
     SHIPPED,
+    discriminator_scores,
     find_checkpoint,
     generate,
     latent,
@@ -109,11 +110,11 @@ def tally(counts):
                   f"{marked:4d} / {faces} = {100 * marked / faces:4.0f} %")
 
 
-def marks_by_face(counts, model, truncation):
-    """{(seed, index): {rater: marked?}} over the grids of `model` at `truncation` in a
-    counts dict or a list of them (raters of different rounds who saw the same faces)."""
+def marks_by_face(rounds, model, truncation):
+    """{(seed, index): {rater: marked?}} over the grids of `model` at `truncation` in a list
+    of counts dicts (raters of different rounds who saw the same faces)."""
     faces = defaultdict(dict)
-    for c in counts if isinstance(counts, list) else [counts]:
+    for c in rounds:
         for name, condition in c["key"].items():
             if condition["model"] != model or condition["truncation"] != truncation:
                 continue
@@ -125,22 +126,20 @@ def marks_by_face(counts, model, truncation):
 
 
 def scores(model, truncation, seeds, by):
-    """Each face's score, grid by grid: D's logit as `sample --best` scores it (batch
-    statistics of the 64 fakes), or images.sharpness as `sample --sharpest` does."""
+    """Each face's score, grid by grid: D's logit as `sample --best` scores it, or
+    images.sharpness as `sample --sharpest` does."""
     G, D, meta = load(model, with_discriminator=by == "discriminator")
     out = []
     for seed in seeds:
         z = noise(meta, seed, truncation)
-        if by == "discriminator":
-            out.extend(D.forward(G.forward(z, train=False), train=True).ravel())
-        else:
-            out.extend(sharpness(generate(G, z)))
+        out.extend(discriminator_scores(G, D, z)[1] if by == "discriminator"
+                   else sharpness(generate(G, z)))
     return np.array(out)
 
 
-def rank(counts, model, truncation, by="discriminator"):
+def rank(rounds, model, truncation, by="discriminator"):
     """Whether a score tells marked faces from the others, per rater and by half or more."""
-    faces = marks_by_face(counts, model, truncation)
+    faces = marks_by_face(rounds, model, truncation)
     seeds = sorted({seed for seed, _ in faces})
     score = scores(model, truncation, seeds, by)   # in the order of `faces`: seed, then index
     raters = sorted({r for votes in faces.values() for r in votes})

@@ -52,7 +52,7 @@ def test_discriminator_measure_reads_one_when_d_ranks_the_marked_faces_last(tiny
     spots = {"lowest": order[:16], "highest": order[-16:]}
     key = {"grid_00.png": dict(model=str(tiny_run), truncation=None, seed=1)}
     raters = {name: {"grid_00.png": marked(picked)} for name, picked in spots.items()}
-    SCRIPT["rank"](dict(key=key, raters=raters), str(tiny_run), None)
+    SCRIPT["rank"]([dict(key=key, raters=raters)], str(tiny_run), None)
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("lowest") and "P(unmarked outscores marked) 1.000" in line
                for line in lines)

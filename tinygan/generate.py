@@ -108,8 +108,8 @@ def generate(G, z, device="cpu", batch_size=256, batch_statistics=False):
     return np.concatenate(out)
 
 
-def best_of(G, D, z, k, device="cpu"):
-    """The k faces of z that D finds most real, best first.
+def discriminator_scores(G, D, z, device="cpu"):
+    """uint8 faces for z and D's logit for each, as `--best` ranks them.
 
     D scores them with BatchNorm's batch statistics, over batches of about 64 generated
     faces: that is how D saw G's faces in every training step. Its running statistics mix
@@ -122,8 +122,13 @@ def best_of(G, D, z, k, device="cpu"):
         scores.append(to_host(D.forward(x, train=True)).ravel())
         faces.append(to_uint8(to_host(x)))
     release(G, D)
-    order = np.argsort(-np.concatenate(scores))[:k]
-    return np.concatenate(faces)[order]
+    return np.concatenate(faces), np.concatenate(scores)
+
+
+def best_of(G, D, z, k, device="cpu"):
+    """The k faces of z that D finds most real (discriminator_scores), best first."""
+    faces, scores = discriminator_scores(G, D, z, device)
+    return faces[np.argsort(-scores)[:k]]
 
 
 def sharpest_of(G, z, k, device="cpu"):
