@@ -112,7 +112,8 @@ def test_two_and_four_ranks_train_like_one_process(reference, tmp_path):
 
 @pytest.mark.parametrize("config", [
     dict(recipe="modern", d_norm="spectral", mbstd=True, augment="color,translation,cutout"),
-    dict(recipe="dcgan", real_label=0.9, label_noise=0.3)])
+    dict(recipe="dcgan", real_label=0.9, label_noise=0.3),
+    dict(recipe="modern", r1=1.0)])
 def test_a_step_split_over_ranks_gets_the_whole_batchs_gradients(config):
     """Each rank takes its share of the whole batch's augmentation draws and label flips, the
     minibatch standard deviation's groups of 4 lie inside one rank's share, and the loss

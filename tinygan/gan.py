@@ -8,6 +8,9 @@ One step, as in pytorch/examples' DCGAN:
   3. D on the same fake with target 1 (G wants D fooled); backward through D into G;
      Adam step on G. D's weight gradients are not needed here, so they are skipped.
   4. The moving average of G's weights (EMA) moves towards G's.
+With an R1 weight (`r1` > 0), every `r1_every`-th step adds to D's gradient in step 2 that of
+the R1 penalty on the real batch, times r1_every (tinygan/penalty.py; "lazy" regularisation,
+Karras et al. 2020: the penalty changes slowly, so an occasional larger push does the same).
 With the hinge loss, D's targets are "above +1 on real, below -1 on fake" and G's loss is
 -D(G(z)) (tinygan/losses.py). With DiffAugment, every batch D sees, real or fake, first goes
 through random transforms of its own, and in step 3 G's gradient flows back through the
@@ -23,11 +26,12 @@ from .backend import array_module, to_device
 from .losses import bce_with_logits, hinge_d, hinge_g
 from .models import build
 from .optim import Adam
+from .penalty import r1_gradient
 from .recipes import complete, d_learning_rate
 from .speed import FastAdam
 
 DEFAULTS = dict(size=64, nz=100, ngf=64, ndf=64, real_label=1.0, label_noise=0.0, ema=0.999,
-                seed=0)
+                seed=0, r1_every=4)
 
 
 class GAN:
@@ -60,11 +64,15 @@ class GAN:
             rng = np.random.default_rng([self.config["seed"], self.steps_done, 3])
         real_target, fake_target = self._targets(len(real), rng, xp)
 
+        real = self._augment(self.augment_real, real, rng)
+        penalty = self._r1(real)
         D.set_requires_grad(True)
-        logits_real = D.forward(self._augment(self.augment_real, real, rng))
+        logits_real = D.forward(real)
         loss_real, dlogits = self.loss(logits_real, "real", real_target)
         D.backward(dlogits, input_grad=False)
         grad_real = D.flat_gradients()
+        if penalty is not None:
+            grad_real += penalty
 
         fake = self._augment(self.augment_fake, G.forward(z), rng)
         logits_fake = D.forward(fake)
@@ -95,6 +103,20 @@ class GAN:
         if self.config["loss"] == "hinge":
             return hinge_g(logits) if kind == "G" else hinge_d(logits, real=kind == "real")
         return bce_with_logits(logits, targets)
+
+    def _r1(self, real):
+        """This step's R1 gradient for D, times r1_every, or None on the steps without."""
+        c = self.config
+        if not c["r1"] or self.steps_done % c["r1_every"]:
+            return None
+        _, grad = r1_gradient(self.D, real, c["r1"] * c["r1_every"],
+                              sum_over_ranks=self.sum_over_ranks)
+        return grad
+
+    def sum_over_ranks(self, a):
+        """The sum of a small array over the processes that share the batch: one process here
+        (tinygan/parallel.py replaces it with a sum over its ranks)."""
+        return a
 
     def _augment(self, augment, images, rng):
         """The images through new random transforms (or unchanged, with no augmentation)."""

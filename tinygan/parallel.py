@@ -280,3 +280,6 @@ class ParallelGAN(GAN):
 
     def reduce_gradients(self, grad):
         return self.world.sum_in_place(grad)
+
+    def sum_over_ranks(self, a):
+        return self.world.allreduce_sum(a)

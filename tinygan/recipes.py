@@ -21,9 +21,10 @@ PixelNorm (no batch statistics), and the config a checkpoint carries says which 
 
 RECIPES = {
     "dcgan": dict(loss="bce", d_norm="batchnorm", g_norm="batchnorm", mbstd=False, augment="",
-                  lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999),
+                  lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999, r1=0.0),
     "modern": dict(loss="hinge", d_norm="batchnorm", g_norm="batchnorm", mbstd=False,
-                   augment="translation", lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999),
+                   augment="translation", lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999,
+                   r1=0.0),
 }
 DEFAULT = "modern"
 LOSSES = ("bce", "hinge")

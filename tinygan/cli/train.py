@@ -61,6 +61,12 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "(both recipes use 0.5, not the usual 0.9).")
 @click.option("--beta2", type=click.FloatRange(0, 1, max_open=True), help="[recipe] Adam's "
               "second-moment decay (both recipes: 0.999).")
+@click.option("--r1", type=click.FloatRange(min=0), help="[recipe] Weight gamma of the R1 "
+              "penalty on D's slope at real images (gamma/2 * mean ||dD/dx||^2, taken by "
+              "finite differences: tinygan/penalty.py); 0 for none, as in both recipes.")
+@click.option("--r1-every", type=click.IntRange(min=1), default=4, show_default=True,
+              help="With --r1: apply the penalty every this many steps, times this many "
+              "(each costs about one more D step on the real batch).")
 @click.option("--real-label", type=click.FloatRange(0.5, 1), default=1.0, show_default=True,
               help="With --loss bce: D's target for real images; 0.9 is one-sided label "
               "smoothing.")
@@ -99,8 +105,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "the last good checkpoint, halve the learning rate and go on.")
 @DEVICE_OPTION
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
-          g_norm, mbstd, augment, lr, lr_d, beta1, beta2, real_label, label_noise, flip, ema,
-          seed, out, name, resume, init_from, log_every, sample_every, ckpt_every, keep,
+          g_norm, mbstd, augment, lr, lr_d, beta1, beta2, r1, r1_every, real_label, label_noise,
+          flip, ema, seed, out, name, resume, init_from, log_every, sample_every, ckpt_every, keep,
           demo_count, tf32, inject_nan_at, on_nan, device):
     """Train a GAN on a set of face images.
 
@@ -150,7 +156,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         if ckpt.list_checkpoints(run_dir):
             fail(f"{run_dir} already holds a run; use --resume {quote(run_dir)} or another --out")
         settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, lr=lr, lr_d=lr_d,
-                        beta1=beta1, beta2=beta2,
+                        beta1=beta1, beta2=beta2, r1=r1,
                         augment=None if augment is None else _augment_policy(augment))
         config = complete(dict(settings, recipe=recipe))
         if config["loss"] != "bce" and (real_label != 1.0 or label_noise):
@@ -158,8 +164,8 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
                  "are none")
         config.update(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
                       nz=nz, ngf=ngf, ndf=ndf, batch=batch, real_label=real_label,
-                      label_noise=label_noise, flip=flip, ema=ema, seed=seed, steps=steps,
-                      epochs=epochs, log_every=log_every, sample_every=sample_every,
+                      label_noise=label_noise, r1_every=r1_every, flip=flip, ema=ema, seed=seed,
+                      steps=steps,                      epochs=epochs, log_every=log_every, sample_every=sample_every,
                       ckpt_every=ckpt_every, keep=keep,
                       demo_count=demo_count, init=init_from)
     if inject_nan_at is not None:
