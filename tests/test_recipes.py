@@ -131,13 +131,13 @@ def test_the_cli_writes_the_recipe_and_its_overrides_into_the_config(tmp_path):
     out = tmp_path / "run"
     result = invoke("train", "--data", "demo", "--steps", 2, "--out", out, "--lr-d", 4e-4,
                     "--augment", "translation, cutout", "--d-norm", "spectral", "--mbstd",
-                    *TINY)
+                    "--r1", 0.5, "--r1-every", 2, *TINY)
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["recipe"] == "modern" and config["loss"] == RECIPES["modern"]["loss"]
     assert config["d_norm"] == "spectral" and config["mbstd"] is True
     assert config["augment"] == "translation,cutout" and config["lr_d"] == 4e-4
-    assert config["lr"] == 2e-4
+    assert config["lr"] == 2e-4 and config["r1"] == 0.5 and config["r1_every"] == 2
     # the checkpoint's D is the modern one, and --best can use it
     result = invoke("sample", "--checkpoint", out, "-n", 4, "--best", 4,
                     "--out", tmp_path / "best.png", "--device", "cpu")
@@ -189,7 +189,7 @@ def test_a_dcgan_run_from_before_recipes_resumes_as_dcgan(tmp_path):
                   "--label-noise", 0.1, *TINY).exit_code == 0
     config_file = out / "config.json"
     config = json.loads(config_file.read_text())
-    for key in ("recipe", "loss", "d_norm", "mbstd", "augment", "lr_d"):
+    for key in ("recipe", "loss", "d_norm", "mbstd", "augment", "lr_d", "r1", "r1_every"):
         del config[key]          # what a config.json written before recipes holds
     config_file.write_text(json.dumps(config))
     result = invoke("train", "--resume", out, "--steps", 4, "--device", "cpu")
