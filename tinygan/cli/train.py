@@ -65,8 +65,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "penalty on D's slope at real images (gamma/2 * mean ||dD/dx||^2, taken by "
               "finite differences: tinygan/penalty.py); 0 for none, as in both recipes.")
 @click.option("--r1-every", type=click.IntRange(min=1), default=4, show_default=True,
-              help="With --r1: apply the penalty every this many steps, times this many "
-              "(each costs about one more D step on the real batch).")
+              help="With --r1: compute the penalty on every K-th step only, with K times its "
+              "weight (lazy regularisation; each such step runs D three more times).")
 @click.option("--real-label", type=click.FloatRange(0.5, 1), default=1.0, show_default=True,
               help="With --loss bce: D's target for real images; 0.9 is one-sided label "
               "smoothing.")
