@@ -90,7 +90,8 @@ def test_loss_matches_numpy(gpu):
 
 @pytest.mark.parametrize("recipe", [dict(recipe="dcgan", label_noise=0.1),
                                     dict(recipe="modern", d_norm="spectral", mbstd=True,
-                                         augment="color,translation,cutout")])
+                                         augment="color,translation,cutout"),
+                                    dict(recipe="modern", r1=1.0, r1_every=2)])
 def test_training_steps_match_cpu(gpu, recipe):
     config = dict(size=32, nz=32, ngf=16, ndf=16, **recipe)
     cpu, on_gpu = GAN(config, device="cpu", seed=0), GAN(config, device="gpu", seed=0)

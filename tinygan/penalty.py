@@ -57,7 +57,8 @@ def r1_gradient(D, real, gamma, step=STEP, sum_over_ranks=None):
     logits = D.forward(real)
     # a copy: a fast layer's input gradient may be a buffer that its next backward reuses
     slope = D.backward(xp.ones_like(logits)).copy()
-    totals = xp.asarray([len(real), (slope.astype(np.float64) ** 2).sum()], dtype=np.float64)
+    squares = (slope.astype(np.float64) ** 2).sum()
+    totals = xp.stack([xp.asarray(len(real), dtype=np.float64), squares])
     if sum_over_ranks is not None:
         totals = sum_over_ranks(totals)
     n, squares = (float(t) for t in totals)

@@ -165,7 +165,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         config.update(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
                       nz=nz, ngf=ngf, ndf=ndf, batch=batch, real_label=real_label,
                       label_noise=label_noise, r1_every=r1_every, flip=flip, ema=ema, seed=seed,
-                      steps=steps,                      epochs=epochs, log_every=log_every, sample_every=sample_every,
+                      steps=steps, epochs=epochs, log_every=log_every, sample_every=sample_every,
                       ckpt_every=ckpt_every, keep=keep,
                       demo_count=demo_count, init=init_from)
     if inject_nan_at is not None:
