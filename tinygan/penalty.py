@@ -69,29 +69,22 @@ def r1_gradient(D, real, gamma, step=STEP, sum_over_ranks=None):
     D.set_requires_grad(True)
     grad = None
     for sign in (1, -1):
-        _restore(D, saved)
+        _restore(saved)
         logits = D.forward(real + (sign * e) * slope)
         D.backward(xp.full_like(logits, sign * gamma / (2 * e * n)), input_grad=False)
         part = D.flat_gradients()
         grad = part if grad is None else grad + part
-    _restore(D, saved)
+    _restore(saved)
     return penalty, grad
 
 
 def _buffers(model):
-    return [(layer, {k: v.copy() for k, v in layer.buffers.items()})
-            for layer in _all_layers(model)]
+    """A copy of every layer's buffers (a SpectralNorm keeps u and v in its own)."""
+    return [(layer, {k: v.copy() for k, v in layer.buffers.items()}) for layer in model.layers]
 
 
-def _restore(model, saved):
+def _restore(saved):
     for layer, buffers in saved:
         for key, value in buffers.items():
             layer.buffers[key] = value.copy()
 
-
-def _all_layers(model):
-    """Every layer of a Sequential, with the layer a wrapper (SpectralNorm) holds."""
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layer"):
-            yield layer.layer
