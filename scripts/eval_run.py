@@ -2,8 +2,9 @@
 
     python scripts/eval_run.py runs/faces64 --data faces.zip [-n 2048] [--out swd.csv]
 
-For each checkpoint it prints SWD x1e3 (levels and average, 2,048 generated vs 2,048 real)
-of: G with batch statistics ("train-mode"), G with running statistics ("eval-mode"), the
+For each checkpoint (the newest ones and the milestones/ kept for good) it prints SWD x1e3
+(levels and average, 2,048 generated vs 2,048 real) of: G with batch statistics
+("train-mode"), G with running statistics ("eval-mode"), the
 moving-average generator with re-estimated BatchNorm statistics ("ema"), and the mean of G's
 weights at this and the previous regular checkpoint (step - ckpt_every) with re-estimated
 statistics ("avg2", what `tinygan export --raw --average 2` ships). The real-vs-real floor is
@@ -46,9 +47,9 @@ def main():
     wanted = {int(s) for s in args.steps.split(",")} if args.steps else None
     rows = []
     variants = args.variants.split(",")
-    by_step = {int(os.path.basename(p)[len(ckpt.PREFIX):-4]): p
-               for p in ckpt.list_checkpoints(args.run)}
-    for path in sorted(ckpt.list_checkpoints(args.run)):
+    milestones = ckpt.list_checkpoints(os.path.join(args.run, ckpt.MILESTONES))
+    by_step = {ckpt.step_of(p): p for p in milestones + ckpt.list_checkpoints(args.run)}
+    for _, path in sorted(by_step.items()):
         arrays, meta = ckpt.load(path)
         step = meta["step"]
         if wanted and step not in wanted:

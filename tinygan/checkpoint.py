@@ -10,7 +10,8 @@ A generator export (`tinygan export`, the shipped model) holds only meta and G_e
 
 Writing goes to a temporary file in the same folder, is flushed to disk, then renamed over
 the final name: a crash at any moment leaves either the old file or the new one, never half
-of one. Older checkpoints are deleted only after the new one is complete.
+of one. Older checkpoints are deleted only after the new one is complete; one every
+`milestone_every` steps is kept for good in the run's milestones/ folder.
 
 Reading never unpickles anything and checks every array against the config stored with it,
 so a damaged file is refused with its name and the problem, before anything uses it.
@@ -19,12 +20,15 @@ so a damaged file is refused with its name and the problem, before anything uses
 import glob
 import json
 import os
+import shutil
 import zipfile
 
 import numpy as np
 
 FORMAT = "tinygan-checkpoint-1"
 PREFIX = "ckpt_"
+MILESTONES = "milestones"   # the subfolder of lasting checkpoints
+MILESTONE_EVERY = 1000      # steps between them, unless a run says otherwise
 
 
 class CheckpointError(ValueError):
@@ -190,9 +194,39 @@ def list_checkpoints(run_dir):
     return sorted(glob.glob(os.path.join(run_dir, f"{PREFIX}*.npz")), reverse=True)
 
 
+def step_of(path):
+    """The training step in a checkpoint's file name."""
+    return int(os.path.basename(path)[len(PREFIX):-len(".npz")])
+
+
 def prune(run_dir, keep):
     """Delete all but the newest `keep` checkpoints, plus leftover temporary files."""
     for old in list_checkpoints(run_dir)[keep:]:
         os.remove(old)
     for tmp in glob.glob(os.path.join(run_dir, f"{PREFIX}*.npz.tmp")):
         os.remove(tmp)
+
+
+def keep_milestone(run_dir, path, every):
+    """Keep the checkpoint at `path` in run_dir/milestones/, which prune never touches, when
+    it is the run's first checkpoint at or past a multiple of `every` steps (0: never).
+
+    A GAN can get worse late in a run, or collapse; with only the newest few checkpoints kept,
+    the good models would be gone by the time anyone looks. A hard link costs no disk space
+    while the checkpoint is still among the newest. Returns the milestone's path, or None."""
+    step = step_of(path)
+    earlier = [step_of(p) for p in list_checkpoints(run_dir) if step_of(p) < step]
+    if not every or step // every <= max(earlier, default=0) // every:
+        return None
+    folder = os.path.join(run_dir, MILESTONES)
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, os.path.basename(path))
+    tmp = target + ".tmp"
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    try:
+        os.link(path, tmp)
+    except OSError:   # a file system without hard links
+        shutil.copyfile(path, tmp)
+    os.replace(tmp, target)   # a rolled-back run that reaches this step again replaces it
+    return target

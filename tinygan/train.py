@@ -105,6 +105,8 @@ class Trainer:
         path = ckpt.checkpoint_path(self.run_dir, self.step)
         try:
             ckpt.save(path, arrays, self.meta())
+            ckpt.keep_milestone(self.run_dir, path,
+                                self.config.get("milestone_every", ckpt.MILESTONE_EVERY))
             ckpt.prune(self.run_dir, self.config["keep"])
         except OSError as exc:
             raise TrainingError(f"could not write checkpoint {path}: {exc.strerror or exc}; "

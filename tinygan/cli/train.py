@@ -95,6 +95,10 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               help="Steps between checkpoints.")
 @click.option("--keep", type=click.IntRange(min=1), default=3, show_default=True,
               help="Checkpoints kept (older ones are deleted once a newer one is complete).")
+@click.option("--milestone-every", type=click.IntRange(min=0), default=ckpt.MILESTONE_EVERY,
+              show_default=True, help="Also keep for good the first checkpoint at or past "
+              "every multiple of this many steps, in the run's milestones/ folder, so that "
+              "a run that gets worse late still holds its earlier models. 0: none.")
 @click.option("--demo-count", type=click.IntRange(min=64), default=4096, show_default=True,
               help="How many faces --data demo draws.")
 @click.option("--tf32", is_flag=True, help="GPU only: let cuBLAS use TF32 tensor cores for "
@@ -107,7 +111,7 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
           g_norm, mbstd, augment, lr, lr_d, beta1, beta2, r1, r1_every, real_label, label_noise,
           flip, ema, seed, out, name, resume, init_from, log_every, sample_every, ckpt_every, keep,
-          demo_count, tf32, inject_nan_at, on_nan, device):
+          milestone_every, demo_count, tf32, inject_nan_at, on_nan, device):
     """Train a GAN on a set of face images.
 
     \b
@@ -166,7 +170,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
                       nz=nz, ngf=ngf, ndf=ndf, batch=batch, real_label=real_label,
                       label_noise=label_noise, r1_every=r1_every, flip=flip, ema=ema, seed=seed,
                       steps=steps, epochs=epochs, log_every=log_every, sample_every=sample_every,
-                      ckpt_every=ckpt_every, keep=keep,
+                      ckpt_every=ckpt_every, keep=keep, milestone_every=milestone_every,
                       demo_count=demo_count, init=init_from)
     if inject_nan_at is not None:
         config["inject_nan_at"] = inject_nan_at
