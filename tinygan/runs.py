@@ -35,7 +35,7 @@ def summarise(run_dir):
         config = {}
     newest = ckpt.list_checkpoints(run_dir)[:1]
     name = os.path.basename(newest[0]) if newest else None
-    step = int(name[len(ckpt.PREFIX):-len(".npz")]) if name else 0
+    step = ckpt.step_of(name) if name else 0
     data = config.get("data") or "?"
     last = _last_log_row(run_dir)
     return dict(run=os.path.basename(run_dir.rstrip("/")), step=step,
