@@ -10,6 +10,8 @@ A run folder holds:
     real.png           up to 64 training images as the model sees them (from the first batches)
     progress/*.png     fixed-noise samples every `sample_every` steps; progress.gif animates them
     ckpt_<step>.npz    the newest `keep` checkpoints (see checkpoint.py)
+    milestones/        the first checkpoint at or past every `milestone_every` steps, kept for
+                       good: a run that gets worse late, or collapses, keeps its earlier models
     lock               held while a training process runs in this folder
 
 What can go wrong in a long run, and what happens then:
