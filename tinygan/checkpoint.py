@@ -214,9 +214,11 @@ def keep_milestone(run_dir, path, every):
     A GAN can get worse late in a run, or collapse; with only the newest few checkpoints kept,
     the good models would be gone by the time anyone looks. A hard link costs no disk space
     while the checkpoint is still among the newest. Returns the milestone's path, or None."""
+    if not every:
+        return None
     step = step_of(path)
-    earlier = [step_of(p) for p in list_checkpoints(run_dir) if step_of(p) < step]
-    if not every or step // every <= max(earlier, default=0) // every:
+    earlier = [s for s in map(step_of, list_checkpoints(run_dir)) if s < step]
+    if step // every <= max(earlier, default=0) // every:
         return None
     folder = os.path.join(run_dir, MILESTONES)
     os.makedirs(folder, exist_ok=True)

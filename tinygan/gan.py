@@ -21,17 +21,17 @@ import copy
 
 import numpy as np
 
+from . import penalty
 from .augment import DiffAugment
 from .backend import array_module, to_device
 from .losses import bce_with_logits, hinge_d, hinge_g
 from .models import build
 from .optim import Adam
-from .penalty import r1_gradient
 from .recipes import complete, d_learning_rate
 from .speed import FastAdam
 
 DEFAULTS = dict(size=64, nz=100, ngf=64, ndf=64, real_label=1.0, label_noise=0.0, ema=0.999,
-                seed=0, r1_every=4)
+                seed=0, r1_every=penalty.EVERY)
 
 
 class GAN:
@@ -65,14 +65,14 @@ class GAN:
         real_target, fake_target = self._targets(len(real), rng, xp)
 
         real = self._augment(self.augment_real, real, rng)
-        penalty = self._r1(real)
+        r1_grad = self._r1(real)
         D.set_requires_grad(True)
         logits_real = D.forward(real)
         loss_real, dlogits = self.loss(logits_real, "real", real_target)
         D.backward(dlogits, input_grad=False)
         grad_real = D.flat_gradients()
-        if penalty is not None:
-            grad_real += penalty
+        if r1_grad is not None:
+            grad_real += r1_grad
 
         fake = self._augment(self.augment_fake, G.forward(z), rng)
         logits_fake = D.forward(fake)
@@ -109,8 +109,8 @@ class GAN:
         c = self.config
         if not c["r1"] or self.steps_done % c["r1_every"]:
             return None
-        _, grad = r1_gradient(self.D, real, c["r1"] * c["r1_every"],
-                              sum_over_ranks=self.sum_over_ranks)
+        _, grad = penalty.r1_gradient(self.D, real, c["r1"] * c["r1_every"],
+                                      sum_over_ranks=self.sum_over_ranks)
         return grad
 
     def sum_over_ranks(self, a):

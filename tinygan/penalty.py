@@ -39,6 +39,7 @@ import numpy as np
 from .backend import array_module
 
 STEP = 1e-2   # how far, in pixel values (root mean square), the difference moves the images
+EVERY = 4     # lazy regularisation: the penalty on every EVERY-th step, EVERY times as strong
 
 
 def r1_gradient(D, real, gamma, step=STEP, sum_over_ranks=None):

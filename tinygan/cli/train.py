@@ -8,6 +8,7 @@ from shlex import quote
 import click
 
 from .. import checkpoint as ckpt
+from .. import penalty
 from ..backend import enable_tf32
 from ..recipes import D_NORMS, G_NORMS, LOSSES, RECIPES, complete, describe
 from ..recipes import DEFAULT as DEFAULT_RECIPE
@@ -64,9 +65,10 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
 @click.option("--r1", type=click.FloatRange(min=0), help="[recipe] Weight gamma of the R1 "
               "penalty on D's slope at real images (gamma/2 * mean ||dD/dx||^2, taken by "
               "finite differences: tinygan/penalty.py); 0 for none, as in both recipes.")
-@click.option("--r1-every", type=click.IntRange(min=1), default=4, show_default=True,
-              help="With --r1: compute the penalty on every K-th step only, with K times its "
-              "weight (lazy regularisation; each such step runs D three more times).")
+@click.option("--r1-every", type=click.IntRange(min=1), default=penalty.EVERY,
+              show_default=True, help="With --r1: compute the penalty on every K-th step "
+              "only, with K times its weight (lazy regularisation; each such step runs D three "
+              "more times).")
 @click.option("--real-label", type=click.FloatRange(0.5, 1), default=1.0, show_default=True,
               help="With --loss bce: D's target for real images; 0.9 is one-sided label "
               "smoothing.")
