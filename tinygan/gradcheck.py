@@ -21,6 +21,7 @@ from .layers import (
     MinibatchStd,
     PixelNorm,
     ReLU,
+    SelfAttention,
     Sequential,
     Sigmoid,
     SpectralNorm,
@@ -141,6 +142,13 @@ def _apart(x):
     return x + 3.0 * np.arange(len(x)).reshape(-1, 1, 1, 1)
 
 
+def _attending(layer, rng):
+    """A SelfAttention with gamma away from its starting 0, where the projections' gradients
+    (all multiplied by gamma) would be zero and so prove nothing."""
+    layer.params["gamma"][...] = rng.normal(0, 0.5) + 1.0
+    return layer
+
+
 def modern_cases(rng, x):
     """The layers of spectrally normalised, augmented GANs (appended to the DCGAN ones)."""
     conv_x, linear_x, image = x(2, 6, 6, 3), x(3, 6), x(2, 4, 4, 3)
@@ -152,6 +160,7 @@ def modern_cases(rng, x):
         ("MinibatchStd whole batch", MinibatchStd(), _apart(x(4, 3, 2, 3)), True),
         ("MinibatchStd groups of 2", MinibatchStd(group_size=2), _apart(x(4, 3, 2, 3)), True),
         ("PixelNorm", PixelNorm(), x(2, 3, 2, 4), True),
+        ("SelfAttention", _attending(_init(SelfAttention(16), rng), rng), x(2, 3, 2, 16), True),
         ("Brightness", _resampled(Brightness(), rng, image), image, True),
         ("Saturation", _resampled(Saturation(), rng, image), image, True),
         ("Contrast", _resampled(Contrast(), rng, image), image, True),

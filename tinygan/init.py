@@ -1,11 +1,13 @@
 """DCGAN initialisation (Radford et al. 2015): conv weights N(0, 0.02), BatchNorm gamma
-N(1, 0.02) and beta 0 (a spectrally normalised conv's raw weight is drawn the same way).
+N(1, 0.02) and beta 0 (a spectrally normalised conv's raw weight is drawn the same way, and
+a self-attention layer's four projections; its gamma starts at 0, so it starts as the
+identity, as in SAGAN).
 Drawn on the host from a seeded generator, so a seed gives the same
 weights on any device; written into the existing arrays, which may be views of the network's
 flat parameter array."""
 
 from .backend import array_module
-from .layers import BatchNorm2d, Conv2d, ConvTranspose2d, Linear, SpectralNorm
+from .layers import BatchNorm2d, Conv2d, ConvTranspose2d, Linear, SelfAttention, SpectralNorm
 
 
 def dcgan_init(model, rng, std=0.02):
@@ -19,4 +21,9 @@ def dcgan_init(model, rng, std=0.02):
             g = layer.params["gamma"]
             g[...] = array_module(g).asarray(rng.normal(1.0, std, g.shape), dtype=g.dtype)
             layer.params["beta"][...] = 0
+        elif isinstance(layer, SelfAttention):
+            for key, W in layer.params.items():
+                if key != "gamma":
+                    W[...] = array_module(W).asarray(rng.normal(0.0, std, W.shape), dtype=W.dtype)
+            layer.params["gamma"][...] = 0
     return model

@@ -1,6 +1,7 @@
 """The layer library: each layer in its own file, forward and backward side by side."""
 
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .attention import SelfAttention
 from .base import Flatten, Layer, Reshape, Sequential
 from .batchnorm import BatchNorm2d
 from .conv import Conv2d
@@ -11,5 +12,5 @@ from .pixel_norm import PixelNorm
 from .spectral_norm import SpectralNorm
 
 __all__ = ["BatchNorm2d", "Conv2d", "ConvTranspose2d", "Flatten", "Layer", "LeakyReLU", "Linear",
-           "MinibatchStd", "PixelNorm", "ReLU", "Reshape", "Sequential", "Sigmoid", "SpectralNorm",
-           "Tanh"]
+           "MinibatchStd", "PixelNorm", "ReLU", "Reshape", "SelfAttention", "Sequential", "Sigmoid",
+           "SpectralNorm", "Tanh"]
