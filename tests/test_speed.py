@@ -10,7 +10,15 @@ from conftest import CONV_CASES, TOL
 from tinygan import speed
 from tinygan.gradcheck import check_layer, rel_error
 from tinygan.im2col import col2im, im2col
-from tinygan.layers import BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Sequential
+from tinygan.layers import (
+    BatchNorm2d,
+    Conv2d,
+    ConvTranspose2d,
+    LeakyReLU,
+    ReLU,
+    SelfAttention,
+    Sequential,
+)
 from tinygan.models import build
 from tinygan.optim import SGD, Adam
 from tinygan.speed.conv import conv_transpose_few_channels
@@ -141,14 +149,18 @@ def test_fast_layers_pass_gradient_checks(layer, shape, threads):
     assert max(errors.values()) < TOL, errors
 
 
-@pytest.mark.parametrize("g_norm", ["batchnorm", "pixel"])
-def test_fast_and_textbook_networks_agree(threads, g_norm):
+@pytest.mark.parametrize("g_norm, attention", [("batchnorm", False), ("pixel", False),
+                                               ("batchnorm", True)])
+def test_fast_and_textbook_networks_agree(threads, g_norm, attention):
     """A whole G and D built from fast layers compute what the textbook ones compute."""
-    config = dict(size=32, nz=8, ngf=8, ndf=8, g_norm=g_norm)
+    config = dict(size=32, nz=8, ngf=8, ndf=8, g_norm=g_norm, attention=attention)
     G, D = build(config, np.random.default_rng(0))
     G_ref, D_ref = build(config, np.random.default_rng(0), fast=False)
     for model in (G, D, G_ref, D_ref):
         model.astype(np.float64)
+        for layer in model.layers:   # attention past its starting identity
+            if isinstance(layer, SelfAttention):
+                layer.params["gamma"][...] = 0.7
     z = np.random.default_rng(1).standard_normal((4, 8))
     fake, fake_ref = G.forward(z), G_ref.forward(z)
     assert rel_error(fake, fake_ref) <= TOL

@@ -23,10 +23,10 @@ PixelNorm (no batch statistics), and the config a checkpoint carries says which 
 
 RECIPES = {
     "dcgan": dict(loss="bce", d_norm="batchnorm", g_norm="batchnorm", mbstd=False, augment="",
-                  lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999, r1=0.0),
+                  lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999, r1=0.0, attention=False),
     "modern": dict(loss="hinge", d_norm="batchnorm", g_norm="batchnorm", mbstd=False,
                    augment="translation", lr=2e-4, lr_d=None, beta1=0.5, beta2=0.999,
-                   r1=0.0),
+                   r1=0.0, attention=False),
 }
 DEFAULT = "modern"
 LOSSES = ("bce", "hinge")
@@ -55,6 +55,8 @@ def describe(name):
     parts = [f"{r['loss']} loss", f"{r['d_norm']} in D"]
     if r["mbstd"]:
         parts.append("minibatch std. dev.")
+    if r["attention"]:
+        parts.append("self-attention")
     parts.append(f"DiffAugment {r['augment']}" if r["augment"] else "no augmentation")
     lr = f"lr {r['lr']:g}" + (f" (D {r['lr_d']:g})" if r["lr_d"] else "")
     parts.append(f"Adam {lr}, betas ({r['beta1']:g}, {r['beta2']:g})")

@@ -51,6 +51,9 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "no batch statistics in G).")
 @click.option("--mbstd/--no-mbstd", default=None, help="[recipe] A minibatch-standard-deviation "
               "channel (groups of 4 images) before D's last layer.")
+@click.option("--attention/--no-attention", default=None, help="[recipe] One self-attention "
+              "layer in each network, on its 16 x 16 maps (SAGAN): every position mixes in "
+              "features from the whole map, not only from its neighbours. A step costs more.")
 @click.option("--augment", help="[recipe] DiffAugment transforms applied to everything D sees, "
               "comma-separated from color, translation, cutout; 'none' for none.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
@@ -111,9 +114,9 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "the last good checkpoint, halve the learning rate and go on.")
 @DEVICE_OPTION
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
-          g_norm, mbstd, augment, lr, lr_d, beta1, beta2, r1, r1_every, real_label, label_noise,
-          flip, ema, seed, out, name, resume, init_from, log_every, sample_every, ckpt_every, keep,
-          milestone_every, demo_count, tf32, inject_nan_at, on_nan, device):
+          g_norm, mbstd, attention, augment, lr, lr_d, beta1, beta2, r1, r1_every, real_label,
+          label_noise, flip, ema, seed, out, name, resume, init_from, log_every, sample_every,
+          ckpt_every, keep, milestone_every, demo_count, tf32, inject_nan_at, on_nan, device):
     """Train a GAN on a set of face images.
 
     \b
@@ -161,8 +164,8 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         run_dir = out or os.path.join("runs", name)
         if ckpt.list_checkpoints(run_dir):
             fail(f"{run_dir} already holds a run; use --resume {quote(run_dir)} or another --out")
-        settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, lr=lr, lr_d=lr_d,
-                        beta1=beta1, beta2=beta2, r1=r1,
+        settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, attention=attention,
+                        lr=lr, lr_d=lr_d, beta1=beta1, beta2=beta2, r1=r1,
                         augment=None if augment is None else _augment_policy(augment))
         config = complete(dict(settings, recipe=recipe))
         if config["loss"] != "bce" and (real_label != 1.0 or label_noise):
