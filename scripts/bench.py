@@ -3,10 +3,12 @@
     python scripts/bench.py --size 64 --batch 64 --threads 2
     python scripts/bench.py --size 64 --profile          # plus a per-layer breakdown
     python scripts/bench.py --device gpu --batch 128
+    python scripts/bench.py --size 64 --attention   # with self-attention in G and D
 
 A step is one D update (real + fake) and one G update, exactly as in training. The GFLOP
 figure is the nominal convolution arithmetic of a step, 2 * (3 * G_fwd + 9 * D_fwd) MACs, the
-same definition scripts/bench_torch.py uses, so the two can be compared directly.
+same definition scripts/bench_torch.py uses, so the two can be compared directly (with
+--attention, the attention layers' products count too).
 
 The "GEMM floor" is the step's matrix products alone: every product one step makes (recorded
 through tinygan.speed.conv.gemm, with its shapes and memory layouts) is replayed on its own into
@@ -37,6 +39,8 @@ def parse():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--profile", action="store_true", help="per-layer time table on stderr")
     p.add_argument("--tf32", action="store_true", help="GPU: TF32 tensor cores for float32 GEMMs")
+    p.add_argument("--attention", action="store_true",
+                   help="networks with self-attention on their 16 x 16 maps (--attention)")
     p.add_argument("--textbook", action="store_true",
                    help="build the networks from the textbook layers instead of tinygan/speed/")
     return p.parse_args()
@@ -126,7 +130,8 @@ def main():
     if args.tf32:
         backend.enable_tf32()
     device = backend.resolve_device(args.device)
-    gan = GAN(dict(size=args.size, nz=args.nz, ngf=args.ngf, ndf=args.ndf), device=device,
+    gan = GAN(dict(size=args.size, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
+                   attention=args.attention), device=device,
               seed=args.seed, fast=not args.textbook)
     rng = np.random.default_rng(args.seed)
     xp = backend.get_xp(device)
