@@ -11,11 +11,13 @@ recipe sets can still be given on its own, and then wins.
 
 The ablation also tried spectral normalisation in D (Miyato et al. 2018, `--d-norm
 spectral`), a minibatch-standard-deviation channel (`--mbstd`), DiffAugment's colour and
-cutout transforms, separate learning rates, a PixelNorm generator (`--g-norm pixel`) and the
-R1 penalty (`--r1`, tinygan/penalty.py); each is an option, none is in a recipe. None but R1
+cutout transforms, separate learning rates, a PixelNorm generator (`--g-norm pixel`), the
+R1 penalty (`--r1`, tinygan/penalty.py) and self-attention (`--attention`,
+tinygan/layers/attention.py); each is an option, none is in a recipe. None but R1
 paid off within the steps a CPU can afford; R1 kept a long 64 px run from getting worse for
 some 2,000 steps (it then collapsed all the same), but its faces were no better by eye and a
-step costs 40 % more (the docs page has the numbers).
+step costs 40 % more; self-attention left SWD level at 64 px and its faces were, if
+anything, more often smeared, at 46 % more a step (the docs pages have the numbers).
 
 Both recipes use the DCGAN generator, with BatchNorm; `--g-norm pixel` swaps BatchNorm for
 PixelNorm (no batch statistics), and the config a checkpoint carries says which it has.
