@@ -49,7 +49,7 @@ def num_doublings(size):
 
 
 # SAGAN attends on larger maps (half the image's side), but A holds P^2 numbers per image:
-# on 32 x 32 maps a 64 px step takes four times as long on the CPU, on 16 x 16 a fifth more
+# on 32 x 32 maps a 64 px step took four times as long on the CPU, on 16 x 16 half as long again
 ATTENTION_SIDE = 16
 
 

@@ -2,7 +2,7 @@
 
 A convolution sees a few pixels around each position, so a DCGAN's generator can only keep
 the two eyes of a face alike, or the hair on both sides, by passing that through several
-layers; its failures are often exactly that, a face whose halves disagree. Self-attention
+layers, and a face whose halves disagree is one way it fails. Self-attention
 lets each position take a weighted mix of features from anywhere in the map, weighted by how
 well they match it, in one layer. The layer starts as the identity (gamma = 0) and the
 network learns how much of the mix to add.
