@@ -126,14 +126,14 @@ def test_at_gamma_zero_the_network_is_the_dcgan_one():
     plain = build(config, np.random.default_rng(0))
     attending = build(dict(config, attention=True), np.random.default_rng(1))
     z = np.random.default_rng(2).standard_normal((4, 8)).astype(np.float32)
-    outputs = []
-    for G, D in (plain, attending):
-        others = [layer for layer in G.layers + D.layers if not isinstance(layer, SelfAttention)]
-        outputs.append((others, G, D))
-    for source, target in zip(outputs[0][0], outputs[1][0]):
+
+    def others(G, D):
+        return [layer for layer in G.layers + D.layers if not isinstance(layer, SelfAttention)]
+
+    for source, target in zip(others(*plain), others(*attending)):
         for key in source.params:
             target.params[key][...] = source.params[key]
-    (_, G0, D0), (_, G1, D1) = outputs
+    (G0, D0), (G1, D1) = plain, attending
     np.testing.assert_array_equal(G1.forward(z), G0.forward(z))
     np.testing.assert_array_equal(D1.forward(G1.forward(z)), D0.forward(G0.forward(z)))
 

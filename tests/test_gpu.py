@@ -90,20 +90,30 @@ def test_loss_matches_numpy(gpu):
     np.testing.assert_allclose(backend.to_host(grad_g), grad_c, rtol=1e-5, atol=1e-7)
 
 
+def train_on_both(config, dtype=np.float32, steps=3):
+    """The same GAN trained the same steps on the CPU and on the GPU: (cpu GAN, gpu GAN, the
+    steps' [(cpu report, gpu report)])."""
+    cpu = GAN(config, device="cpu", seed=0, dtype=dtype)
+    on_gpu = GAN(config, device="gpu", seed=0, dtype=dtype)
+    rng, reports = np.random.default_rng(2), []
+    for step in range(steps):
+        real = rng.uniform(-1, 1, (16, 32, 32, 3)).astype(dtype)
+        z = rng.standard_normal((16, 32)).astype(dtype)
+        reports.append((cpu.train_step(real, z, np.random.default_rng(step)),
+                        on_gpu.train_step(backend.to_device(real, "gpu"),
+                                          backend.to_device(z, "gpu"),
+                                          np.random.default_rng(step))))
+    return cpu, on_gpu, reports
+
+
 @pytest.mark.parametrize("recipe", [dict(recipe="dcgan", label_noise=0.1),
                                     dict(recipe="modern", d_norm="spectral", mbstd=True,
                                          augment="color,translation,cutout"),
                                     dict(recipe="modern", r1=1.0, r1_every=2)])
 def test_training_steps_match_cpu(gpu, recipe):
     config = dict(size=32, nz=32, ngf=16, ndf=16, **recipe)
-    cpu, on_gpu = GAN(config, device="cpu", seed=0), GAN(config, device="gpu", seed=0)
-    rng = np.random.default_rng(2)
-    for step in range(3):
-        real = rng.uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32)
-        z = rng.standard_normal((16, 32)).astype(np.float32)
-        out_c = cpu.train_step(real, z, np.random.default_rng(step))
-        out_g = on_gpu.train_step(backend.to_device(real, "gpu"), backend.to_device(z, "gpu"),
-                                  np.random.default_rng(step))
+    cpu, on_gpu, reports = train_on_both(config)
+    for out_c, out_g in reports:
         for key in out_c:
             np.testing.assert_allclose(float(out_g[key]), float(out_c[key]), rtol=2e-3, atol=1e-4)
     a, b = cpu.state_arrays(), on_gpu.state_arrays()
@@ -116,14 +126,7 @@ def test_attention_training_steps_match_cpu_in_float64(gpu):
     """In float32, Adam's first steps amplify the round-off of the nearly-zero gradients of an
     attention layer whose gamma has just left 0; in float64 the two devices agree closely."""
     config = dict(size=32, nz=32, ngf=16, ndf=16, recipe="modern", attention=True)
-    cpu = GAN(config, device="cpu", seed=0, dtype=np.float64)
-    on_gpu = GAN(config, device="gpu", seed=0, dtype=np.float64)
-    rng = np.random.default_rng(2)
-    for step in range(3):
-        real, z = rng.uniform(-1, 1, (16, 32, 32, 3)), rng.standard_normal((16, 32))
-        cpu.train_step(real, z, np.random.default_rng(step))
-        on_gpu.train_step(backend.to_device(real, "gpu"), backend.to_device(z, "gpu"),
-                          np.random.default_rng(step))
+    cpu, on_gpu, _ = train_on_both(config, dtype=np.float64)
     a, b = cpu.state_arrays(), on_gpu.state_arrays()
     assert a.keys() == b.keys() and any("gamma" in key for key in a)
     for key in a:

@@ -10,20 +10,22 @@ from .backend import array_module
 from .layers import BatchNorm2d, Conv2d, ConvTranspose2d, Linear, SelfAttention, SpectralNorm
 
 
+def _draw(array, rng, mean, std):
+    """Fill `array` in place with N(mean, std) drawn on the host."""
+    array[...] = array_module(array).asarray(rng.normal(mean, std, array.shape), dtype=array.dtype)
+
+
 def dcgan_init(model, rng, std=0.02):
     for layer in model.layers:
         if isinstance(layer, (Conv2d, ConvTranspose2d, Linear, SpectralNorm)):
-            W = layer.params["W"]
-            W[...] = array_module(W).asarray(rng.normal(0.0, std, W.shape), dtype=W.dtype)
+            _draw(layer.params["W"], rng, 0.0, std)
             if "b" in layer.params:
                 layer.params["b"][...] = 0
         elif isinstance(layer, BatchNorm2d):
-            g = layer.params["gamma"]
-            g[...] = array_module(g).asarray(rng.normal(1.0, std, g.shape), dtype=g.dtype)
+            _draw(layer.params["gamma"], rng, 1.0, std)
             layer.params["beta"][...] = 0
         elif isinstance(layer, SelfAttention):
-            for key, W in layer.params.items():
-                if key != "gamma":
-                    W[...] = array_module(W).asarray(rng.normal(0.0, std, W.shape), dtype=W.dtype)
+            for key in ("W_query", "W_key", "W_value", "W_out"):
+                _draw(layer.params[key], rng, 0.0, std)
             layer.params["gamma"][...] = 0
     return model

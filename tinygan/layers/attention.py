@@ -23,6 +23,13 @@ def softmax_last_axis(s):
     return s
 
 
+def softmax_backward_last_axis(da, a):
+    """ds = a * (da - rowsum(da * a)) for a = softmax(s), in place (da becomes ds)."""
+    da -= (da * a).sum(axis=-1, keepdims=True)
+    da *= a
+    return da
+
+
 class SelfAttention(Layer):
     """y = x + gamma * softmax(q k^T) v W_out, over the H*W positions of each image.
 
@@ -79,11 +86,8 @@ class SelfAttention(Layer):
         dY = dy.reshape(X.shape)
         dM = p["gamma"] * dY
         dZ = dM @ p["W_out"].T
-        dA = xp.matmul(dZ, V.transpose(0, 2, 1))
         dV = xp.matmul(A.transpose(0, 2, 1), dZ)
-        dA -= (dA * A).sum(axis=-1, keepdims=True)
-        dS = dA
-        dS *= A
+        dS = softmax_backward_last_axis(xp.matmul(dZ, V.transpose(0, 2, 1)), A)
         dQ = xp.matmul(dS, K)
         dK = xp.matmul(dS.transpose(0, 2, 1), Q)
         if self.requires_grad:
