@@ -160,11 +160,28 @@ def test_a_pixel_norm_run_trains_exports_samples_and_fine_tunes(tmp_path):
     assert result.exit_code == 0, result.output
     # a BatchNorm run cannot start from it: the generators' layers differ
     result = invoke("train", "--data", "demo", "--steps", 2, "--out", tmp_path / "bn",
-                    "--init", exported, *TINY)
+                    "--init", exported, "--g-norm", "batchnorm", *TINY)
     assert result.exit_code == 2 and "--g-norm pixel, this run uses batchnorm" in result.output
+    assert not (tmp_path / "bn").exists()
+    # without --g-norm, the fine-tuning run takes the model's, though its recipe says batchnorm
     result = invoke("train", "--data", "demo", "--steps", 2, "--out", tmp_path / "ft",
-                    "--init", exported, "--g-norm", "pixel", *TINY)
+                    "--init", exported, *TINY)
     assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["g_norm"] == "pixel"
+
+
+def test_fine_tuning_keeps_the_models_attention_layers_unless_told_otherwise(tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", "--data", "demo", "--steps", 1, "--out", run, "--attention", *TINY)
+    assert result.exit_code == 0, result.output
+    result = invoke("train", "--data", "demo", "--steps", 1, "--out", tmp_path / "ft",
+                    "--init", run, *TINY)
+    assert result.exit_code == 0, result.output
+    assert "initialised from" in result.output
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["attention"] is True
+    result = invoke("train", "--data", "demo", "--steps", 1, "--out", tmp_path / "plain",
+                    "--init", run, "--no-attention", *TINY)
+    assert result.exit_code == 2 and "--attention True, this run uses False" in result.output
 
 
 @pytest.mark.parametrize("args, message", [

@@ -4,6 +4,7 @@
 import os
 import sys
 from shlex import quote
+from typing import NamedTuple
 
 import click
 import numpy as np
@@ -79,28 +80,55 @@ def describe_storage(report, images):
     return f"in memory as uint8 ({images.nbytes / 2**20:.0f} MB)"
 
 
-def init_from(trainer, path):
-    """Copy G (and D, when the file has one) from a checkpoint or exported generator."""
+# the layer choices a run takes from its --init model unless the command line sets them
+FOLLOWS_INIT = ("g_norm", "attention", "d_norm", "mbstd")
+
+
+class InitModel(NamedTuple):
+    """A model to fine-tune: where it is, its arrays, and its config with recipe filled in."""
+    path: str
+    arrays: dict
+    config: dict
+
+
+def load_init(path):
+    """The --init model: a shipped name ('anime', 'human'), a file or a run folder."""
     from ..generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
-    from ..models import DISCRIMINATOR_KEYS, GENERATOR_KEYS
     try:
         path = shipped_model(path) if path in SHIPPED and not os.path.exists(path) \
             else find_checkpoint(path)
         arrays, meta = ckpt.load(path)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(f"--init: {exc}")
-    theirs, ours = complete(meta["config"]), complete(trainer.config)
+    return InitModel(path, arrays, complete(meta["config"]))
+
+
+def init_settings(init, settings):
+    """The command line's recipe settings, with the layer choices it leaves unset taken from
+    the --init model, so that `--init anime` fine-tunes the shipped networks as they are."""
+    return {k: init.config[k] if k in FOLLOWS_INIT and v is None else v
+            for k, v in settings.items()}
+
+
+def check_init(init, config):
+    """Exit, before the run folder exists, when the run's G cannot take the model's weights."""
+    from ..models import GENERATOR_KEYS
     for key in GENERATOR_KEYS:
-        if theirs.get(key) != ours[key]:
-            fail(f"--init {path}: it was trained with --{key.replace('_', '-')} "
-                 f"{theirs.get(key)}, this run uses {ours[key]}")
+        if init.config.get(key) != config[key]:
+            fail(f"--init {init.path}: it was trained with --{key.replace('_', '-')} "
+                 f"{init.config.get(key)}, this run uses {config[key]}")
+
+
+def init_from(trainer, init):
+    """Copy G (and D, when the model has one of the same layers) into a checked run."""
+    from ..models import DISCRIMINATOR_KEYS
     gan = trainer.gan
-    # ckpt.load checked every array against the file's config, which matches this run's
-    g_state = ckpt.section(arrays, "G_ema") or ckpt.section(arrays, "G")
+    # ckpt.load checked every array against the model's config, which check_init matched
+    g_state = ckpt.section(init.arrays, "G_ema") or ckpt.section(init.arrays, "G")
     g_state = {k: v.astype(np.float32) for k, v in g_state.items()}
     gan.G.load_state_dict(g_state)
     gan.G_ema.load_state_dict(g_state)
-    d_state = ckpt.section(arrays, "D")
-    if d_state and all(theirs.get(k) == ours[k] for k in DISCRIMINATOR_KEYS):
+    d_state = ckpt.section(init.arrays, "D")
+    if d_state and all(init.config.get(k) == trainer.config[k] for k in DISCRIMINATOR_KEYS):
         gan.D.load_state_dict(d_state)
-    click.echo(f"initialised from {path}", err=True)
+    click.echo(f"initialised from {init.path}", err=True)

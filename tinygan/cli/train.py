@@ -91,7 +91,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               help="Continue the run in this folder from its newest good checkpoint.")
 @click.option("--init", "init_from", type=click.Path(dir_okay=True),
               help="Start from this checkpoint, run folder or exported generator, or a "
-              "shipped model ('anime', 'human'): fine-tuning; optimizer state starts fresh.")
+              "shipped model ('anime', 'human'): fine-tuning; optimizer state starts fresh. "
+              "--attention, --g-norm, --d-norm and --mbstd follow the model unless given.")
 @click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True,
               help="Steps per row of log.csv and per update of the progress bar's numbers.")
 @click.option("--sample-every", type=click.IntRange(min=1), default=250, show_default=True,
@@ -153,6 +154,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         fail("--more-steps needs --resume RUN_DIR; a new run takes --steps")
     if sum(bool(x) for x in (steps, epochs, more_steps)) > 1:
         fail("give one of --steps, --epochs and --more-steps, not several")
+    init = None   # the model to fine-tune, for a new run with --init
     if resume:
         run_dir, config = resume, starting.resume_config(resume, steps, epochs, more_steps)
     else:
@@ -167,6 +169,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, attention=attention,
                         lr=lr, lr_d=lr_d, beta1=beta1, beta2=beta2, r1=r1,
                         augment=None if augment is None else _augment_policy(augment))
+        if init_from:
+            init = starting.load_init(init_from)
+            settings = starting.init_settings(init, settings)
         config = complete(dict(settings, recipe=recipe))
         if config["loss"] != "bce" and (real_label != 1.0 or label_noise):
             fail("--real-label and --label-noise are BCE's labels; with --loss hinge there "
@@ -177,6 +182,8 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
                       steps=steps, epochs=epochs, log_every=log_every, sample_every=sample_every,
                       ckpt_every=ckpt_every, keep=keep, milestone_every=milestone_every,
                       demo_count=demo_count, init=init_from)
+        if init:
+            starting.check_init(init, config)
     if inject_nan_at is not None:
         config["inject_nan_at"] = inject_nan_at
     config["on_nan"] = on_nan
@@ -195,8 +202,8 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
             if resume:
                 trainer.resume()
                 starting.stop_if_finished(run_dir, trainer.step, total)   # the data shrank since
-            elif init_from:
-                starting.init_from(trainer, init_from)
+            elif init:
+                starting.init_from(trainer, init)
             trainer.save_config()
             # a resume that reused the cache saw the same files the run's start named
             trainer.log_data(report, name_skipped=not (resume and report.from_cache))
