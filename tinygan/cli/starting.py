@@ -80,10 +80,6 @@ def describe_storage(report, images):
     return f"in memory as uint8 ({images.nbytes / 2**20:.0f} MB)"
 
 
-# the layer choices a run takes from its --init model unless the command line sets them
-FOLLOWS_INIT = ("g_norm", "attention", "d_norm", "mbstd")
-
-
 class InitModel(NamedTuple):
     """A model to fine-tune: where it is, its arrays, and its config with recipe filled in."""
     path: str
@@ -104,10 +100,12 @@ def load_init(path):
 
 
 def init_settings(init, settings):
-    """The command line's recipe settings, with the layer choices it leaves unset taken from
-    the --init model, so that `--init anime` fine-tunes the shipped networks as they are."""
-    return {k: init.config[k] if k in FOLLOWS_INIT and v is None else v
-            for k, v in settings.items()}
+    """The command line's recipe settings, with the layer choices it leaves unset (those of
+    its settings that shape G or D) taken from the --init model, so that `--init anime`
+    fine-tunes the shipped networks as they are."""
+    from ..models import DISCRIMINATOR_KEYS, GENERATOR_KEYS
+    layers = set(GENERATOR_KEYS + DISCRIMINATOR_KEYS)
+    return {k: init.config[k] if k in layers and v is None else v for k, v in settings.items()}
 
 
 def check_init(init, config):
