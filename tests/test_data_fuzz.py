@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tinygan import data
+from tinygan import sources
 from tinygan.data import DataError, decode, load_images
 
 SIZE = 16
@@ -138,7 +138,7 @@ def test_zip_layouts(tmp_path_factory, layout, compression, with_dirs):
     source = tmp_path_factory.mktemp("zips") / "faces.zip"
     source.write_bytes(zip_bytes(members, compression))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(data, "MAX_FILE_BYTES", 2048)
+        mp.setattr(sources, "MAX_FILE_BYTES", 2048)
         report = assert_clean(load(source), source)
 
     read = sum(kind in READ for kind, _, _ in layout)

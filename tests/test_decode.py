@@ -8,8 +8,9 @@ import zipfile
 import numpy as np
 from PIL import Image
 
-from tinygan.data import NESTED, load_images
+from tinygan.data import load_images
 from tinygan.decode import EXIF_ORIENTATION, decode
+from tinygan.sources import NESTED
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
