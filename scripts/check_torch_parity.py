@@ -18,12 +18,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--size", type=int, default=32)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--ngf", type=int, default=16)
-    p.add_argument("--ndf", type=int, default=16)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--size", type=int, default=32, help="image side in pixels (32 or 64)")
+    p.add_argument("--batch", type=int, default=16, help="images per training step")
+    p.add_argument("--steps", type=int, default=5, help="training steps compared")
+    p.add_argument("--ngf", type=int, default=16, help="generator width")
+    p.add_argument("--ndf", type=int, default=16, help="discriminator width")
     args = p.parse_args()
     try:
         import torch

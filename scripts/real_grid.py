@@ -13,13 +13,14 @@ from tinygan.images import grid, save_png
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", required=True)
-    p.add_argument("-n", type=int, default=16)
-    p.add_argument("--cols", type=int, default=8)
-    p.add_argument("--size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="real.png")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", required=True, default=argparse.SUPPRESS, help="the faces: a zip, tar, folder or .npy")
+    p.add_argument("-n", type=int, default=16, help="how many faces, picked at random")
+    p.add_argument("--cols", type=int, default=8, help="faces per row of the grid")
+    p.add_argument("--size", type=int, default=64, help="side of each face in pixels")
+    p.add_argument("--seed", type=int, default=0, help="which faces are picked")
+    p.add_argument("--out", default="real.png", help="the PNG to write")
     args = p.parse_args()
     images, _ = load_images(args.data, args.size)
     pick = np.random.default_rng(args.seed).choice(len(images), args.n, replace=False)
