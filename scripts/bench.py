@@ -26,17 +26,22 @@ import time
 
 
 def parse():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--size", type=int, default=64, choices=[32, 64, 96, 128])
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--size", type=int, default=64, choices=[32, 64, 96, 128],
+                   help="image side in pixels")
+    p.add_argument("--batch", type=int, default=64, help="images per training step")
+    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"],
+                   help="cpu (NumPy) or gpu (CuPy)")
     p.add_argument("--threads", type=int, default=2, help="BLAS and worker threads (CPU)")
     p.add_argument("--steps", type=int, default=20, help="timed steps")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--nz", type=int, default=100)
-    p.add_argument("--ngf", type=int, default=64)
-    p.add_argument("--ndf", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps before the timed ones")
+    p.add_argument("--nz", type=int, default=100, help="latent (noise) size")
+    p.add_argument("--ngf", type=int, default=64, help="generator base width (channels)")
+    p.add_argument("--ndf", type=int, default=64,
+                   help="discriminator base width (channels)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights, the random images and the noise")
     p.add_argument("--profile", action="store_true", help="per-layer time table on stderr")
     p.add_argument("--tf32", action="store_true", help="GPU: TF32 tensor cores for float32 GEMMs")
     p.add_argument("--attention", action="store_true",

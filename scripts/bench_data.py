@@ -170,13 +170,18 @@ PHASES = dict(decode=phase_decode, reuse=phase_reuse, epoch=phase_epoch, train=p
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--count", type=int, default=200_000, help="faces in the synthetic set")
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--size", type=int, default=128,
+                   help="side in pixels the faces are resized to")
+    p.add_argument("--batch", type=int, default=64,
+                   help="batch size of the epoch, train and model phases")
     p.add_argument("--steps", type=int, default=3, help="training steps per training phase")
-    p.add_argument("--phases", default="decode,reuse,epoch,train,model")
-    p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "tinygan-bench-data"))
+    p.add_argument("--phases", default="decode,reuse,epoch,train,model",
+                   help="comma-separated phases to run, in this order")
+    p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "tinygan-bench-data"),
+                   help="folder for the synthetic zip, its decode cache and the training runs")
     p.add_argument("--phase", help=argparse.SUPPRESS)   # run one phase in this process
     args = p.parse_args()
     args.zip = os.path.join(args.workdir, f"synthetic-{args.count}.zip")

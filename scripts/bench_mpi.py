@@ -31,15 +31,19 @@ MODEL_RANKS = (8, 64, 512)
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", default="32,64,96")
-    p.add_argument("--batch", type=int, default=64, help="global batch")
-    p.add_argument("--ranks", type=int, default=2)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--nz", type=int, default=100)
-    p.add_argument("--ngf", type=int, default=64)
-    p.add_argument("--ndf", type=int, default=64)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sizes", default="32,64,96",
+                   help="comma-separated image sizes in pixels, one table row each")
+    p.add_argument("--batch", type=int, default=64,
+                   help="global batch: images per step, over all ranks")
+    p.add_argument("--ranks", type=int, default=2, help="MPI processes of the mpiexec run")
+    p.add_argument("--steps", type=int, default=20, help="timed training steps per run")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
+    p.add_argument("--nz", type=int, default=100, help="latent (noise) size")
+    p.add_argument("--ngf", type=int, default=64, help="generator base width (channels)")
+    p.add_argument("--ndf", type=int, default=64,
+                   help="discriminator base width (channels)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, default=64, help=argparse.SUPPRESS)

@@ -169,11 +169,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--size", type=int, default=64, choices=SIZES, help="image side in pixels")
     p.add_argument("--batch", type=int, default=64, help="training batch size")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cpu, or cuda for an NVIDIA GPU")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads value")
     p.add_argument("--steps", type=int, default=20, help="number of timed training steps")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights, the random images and the noise")
     p.add_argument("--nz", type=int, default=100, help="latent size")
     p.add_argument("--ngf", type=int, default=64, help="generator base width")
     p.add_argument("--ndf", type=int, default=64, help="discriminator base width")

@@ -161,22 +161,33 @@ def rank(rounds, model, truncation, by="discriminator"):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=defaults)
     sub = p.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("grids")
-    g.add_argument("out")
-    g.add_argument("--models", default="anime,human")
-    g.add_argument("--truncations", default="none")
-    g.add_argument("--seeds", default="1,2,3")
-    g.add_argument("--shuffle-seed", type=int, default=7)
-    g.add_argument("--pictures", default="", help="8x8 grid PNGs drawn elsewhere, to add")
-    t = sub.add_parser("tally")
-    t.add_argument("counts")
-    r = sub.add_parser("rank")
+    about = "write shuffled 8x8 face grids for the raters, and their key"
+    g = sub.add_parser("grids", help=about, description=about, formatter_class=defaults)
+    g.add_argument("out", help="folder for the grid PNGs; the key goes to OUT-key.json beside it")
+    g.add_argument("--models", default="anime,human",
+                   help="comma-separated models: anime, human, a checkpoint or a run folder")
+    g.add_argument("--truncations", default="none",
+                   help="comma-separated truncation thresholds; none for plain noise")
+    g.add_argument("--seeds", default="1,2,3",
+                   help="comma-separated noise seeds, one grid each (as tinygan sample --seed)")
+    g.add_argument("--shuffle-seed", type=int, default=7, help="seed of the shuffled grid order")
+    g.add_argument("--pictures", default="",
+                   help="comma-separated 8x8 grid PNGs drawn elsewhere, to add; empty for none")
+    about = "print the share of marked faces per model and truncation, for each rater"
+    t = sub.add_parser("tally", help=about, description=about, formatter_class=defaults)
+    t.add_argument("counts", help="the counts JSON file: the key and the raters' marks")
+    about = "whether D's logit or sharpness tells marked faces from the others"
+    r = sub.add_parser("rank", help=about, description=about, formatter_class=defaults)
     r.add_argument("counts", nargs="+", help="one or more counts files; their raters pooled")
-    r.add_argument("--by", choices=("discriminator", "sharpness"), default="discriminator")
-    r.add_argument("--model", default="anime")
-    r.add_argument("--truncation", default="none", help="the grids drawn with this truncation")
+    r.add_argument("--by", choices=("discriminator", "sharpness"), default="discriminator",
+                   help="the score: D's logit (as sample --best) or sharpness (as --sharpest)")
+    r.add_argument("--model", default="anime",
+                   help="the model whose faces are ranked, as given to grids --models")
+    r.add_argument("--truncation", default="none",
+                   help="the grids drawn with this truncation; none for plain noise")
     args = p.parse_args()
     if args.command == "grids":
         truncations = [None if t == "none" else float(t) for t in args.truncations.split(",")]

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--size", type=int, default=32, help="image side in pixels (32 or 64)")
     p.add_argument("--batch", type=int, default=16, help="images per training step")

@@ -26,14 +26,19 @@ from tinygan.swd import swd
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("run")
-    p.add_argument("--data", required=True)
-    p.add_argument("-n", type=int, default=2048)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="CSV file to append results to")
-    p.add_argument("--steps", help="only these steps, e.g. 250,500,1000")
-    p.add_argument("--variants", default="train-mode,eval-mode,ema,avg2")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("run", help="the run folder (holding ckpt_*.npz and milestones/)")
+    p.add_argument("--data", required=True, default=argparse.SUPPRESS,
+                   help="the real faces: a zip, tar, folder or .npy")
+    p.add_argument("-n", type=int, default=2048,
+                   help="faces per score, generated and real; the data needs 2n")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the real faces picked, the noise and the SWD")
+    p.add_argument("--out", help="also append the results to this CSV file")
+    p.add_argument("--steps", help="score only these steps, e.g. 250,500,1000; all if not given")
+    p.add_argument("--variants", default="train-mode,eval-mode,ema,avg2",
+                   help="comma-separated generators to score; the default lists all four")
     args = p.parse_args()
 
     first = ckpt.load(ckpt.list_checkpoints(args.run)[0])[1]["config"]

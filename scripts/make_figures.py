@@ -178,7 +178,8 @@ def make_all(out_dir=OUT):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default=str(OUT), help="folder for the PNGs")
     for path in make_all(parser.parse_args().out):
         print(f"wrote {path} ({Path(path).stat().st_size // 1024} KB)")

@@ -45,9 +45,10 @@ def panel(draw, box, steps, series, title, font_color=(40, 40, 40)):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("run", help="run folder holding log.csv")
-    p.add_argument("--out", default="losses.png")
+    p.add_argument("--out", default="losses.png", help="the PNG to write")
     p.add_argument("--smooth", type=int, default=10, help="moving-average window in log rows")
     args = p.parse_args()
     with open(os.path.join(args.run, "log.csv")) as f:

@@ -16,12 +16,13 @@ CELL, PAD = 64, 2   # the layout tinygan's progress grids use (images.grid)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("run")
-    p.add_argument("--rows", type=int, default=2)
-    p.add_argument("--cols", type=int, default=8)
-    p.add_argument("--size", type=int, default=64, help="image size of the run")
-    p.add_argument("--out", default="progress.gif")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("run", help="the run folder (holding progress/*.png grids)")
+    p.add_argument("--rows", type=int, default=2, help="rows of faces taken from each grid")
+    p.add_argument("--cols", type=int, default=8, help="faces per row taken from each grid")
+    p.add_argument("--size", type=int, default=64, help="image size of the run, in pixels")
+    p.add_argument("--out", default="progress.gif", help="the GIF to write")
     args = p.parse_args()
     folder = os.path.join(args.run, "progress")
     names = sorted(n for n in os.listdir(folder) if n.endswith(".png"))

@@ -15,7 +15,8 @@ from tinygan.images import grid, save_png
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", required=True, default=argparse.SUPPRESS, help="the faces: a zip, tar, folder or .npy")
+    p.add_argument("--data", required=True, default=argparse.SUPPRESS,
+                   help="the faces: a zip, tar, folder or .npy")
     p.add_argument("-n", type=int, default=16, help="how many faces, picked at random")
     p.add_argument("--cols", type=int, default=8, help="faces per row of the grid")
     p.add_argument("--size", type=int, default=64, help="side of each face in pixels")

@@ -48,16 +48,19 @@ class RssProbe:
 
 
 def main():
-    p = argparse.ArgumentParser(description="Train in-process and report RSS as JSON.")
-    p.add_argument("--steps", type=int, default=2000)
+    p = argparse.ArgumentParser(description="Train in-process and report RSS as JSON.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--steps", type=int, default=2000, help="training steps")
     p.add_argument("--every", type=int, default=200, help="steps between RSS readings")
-    p.add_argument("--size", type=int, default=32)
-    p.add_argument("--ngf", type=int, default=16)
-    p.add_argument("--ndf", type=int, default=16)
-    p.add_argument("--nz", type=int, default=32)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--demo-count", type=int, default=512)
-    p.add_argument("--out", help="run folder to keep [default: a temporary one]")
+    p.add_argument("--size", type=int, default=32, help="image side in pixels")
+    p.add_argument("--ngf", type=int, default=16, help="generator base width (channels)")
+    p.add_argument("--ndf", type=int, default=16,
+                   help="discriminator base width (channels)")
+    p.add_argument("--nz", type=int, default=32, help="latent (noise) size")
+    p.add_argument("--batch", type=int, default=32, help="images per training step")
+    p.add_argument("--demo-count", type=int, default=512,
+                   help="faces in the built-in demo set trained on")
+    p.add_argument("--out", help="run folder to keep; a temporary one if not given")
     args = p.parse_args()
 
     config = dict(data="demo", size=args.size, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
