@@ -52,12 +52,12 @@ def _on_device(host_array, like):
 
 class _Affine(Augmentation):
     """y = a * x + (1 - a) * mean_S(x) + b, one (a, b) per image; mean_S averages over the
-    axes S (kept, so it broadcasts back) and is the identity for S = ().
+    axes S (kept, so it broadcasts back). For S = () the mean term is dropped: y = a * x + b.
 
     Shapes: x, y : (N, H, W, C)    a, b : (N, 1, 1, 1)
 
-    Backward: averaging over S is a symmetric linear map (its matrix has 1/|S| in every entry
-    of a block), so it is its own transpose:
+    Backward: averaging over S is a symmetric linear map (its matrix has 1/n, n the number of
+    values averaged, in every entry of a block), so it is its own transpose:
         dx = a * dy + (1 - a) * mean_S(dy)
     """
 

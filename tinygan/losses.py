@@ -1,5 +1,8 @@
 """The GAN losses on D's logits, each with its gradient: binary cross-entropy (the DCGAN loss)
-and the hinge loss (Lim & Ye 2017; Miyato et al. 2018)."""
+and the hinge loss (Lim & Ye 2017; Miyato et al. 2018).
+
+Every loss is a mean over all N_total = logits.size logits (D may give one per image or a
+map of them), so every gradient carries a 1 / N_total."""
 
 from .backend import array_module
 
@@ -38,7 +41,7 @@ def hinge_d(logits, real):
     is 0, as for ReLU.)
     """
     xp = array_module(logits)
-    sign = -1 if real else 1           # margin term: 1 - z for real, 1 + z for fake
+    sign = -1 if real else 1   # one code path: the two cases differ only in z's sign
     margin = 1 + sign * logits
     loss = xp.maximum(margin, 0)
     grad = sign * (margin > 0) / logits.size

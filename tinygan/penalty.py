@@ -14,8 +14,8 @@ product is the derivative of an ordinary weight gradient along g:
               ~ gamma/B * ( df/dtheta (x + e g) - df/dtheta (x - e g) ) / 2e
 
 a central difference of two weight gradients that D.backward already computes (the
-finite-difference Hessian-vector product). One R1 gradient costs one backward pass for g and
-two forward-backward passes of D on the batch.
+finite-difference Hessian-vector product). One R1 gradient costs a forward pass and an
+input-gradient backward pass for g, then two forward-backward passes of D on the batch.
 
 For a finite e the difference is, exactly, the gradient with g held constant of
     S(theta) = gamma/(2eB) * [ f(x + e g) - f(x - e g) ]

@@ -35,14 +35,15 @@ class SelfAttention(Layer):
 
     Shapes:  x, y : (N, H, W, C), read as X : (N, P, C) with P = H*W positions
              W_query, W_key : (C, C_qk)   W_value : (C, C_v)   W_out : (C_v, C)   gamma : (1,)
-             with C_qk = C // 8 and C_v = C // 2 by default (SAGAN's and BigGAN's sizes)
+             with C_qk = C // 8 and C_v = C // 2 (at least 1) by default (SAGAN's and BigGAN's)
     Forward, per image:
         Q = X W_query   K = X W_key   V = X W_value          (P, C_qk), (P, C_qk), (P, C_v)
-        A = softmax(Q K^T), each row summing to 1             (P, P): how much position
-        Z = A V                                               i takes from position j
-        Y = X + gamma * Z W_out                               (P, C)
+        A = softmax(Q K^T), each row summing to 1             (P, P); A_ij: how much
+        Z = A V                                               (P, C_v)  i takes from j
+        M = Z W_out                                           (P, C)
+        Y = X + gamma * M                                     (P, C)
     Backward, from dY (the softmax's: dS = A * (dA - rowsum(dA * A))):
-        dgamma = sum(dY * Z W_out)      dM = gamma dY        dW_out = Z^T dM
+        dgamma = sum(dY * M)            dM = gamma dY        dW_out = Z^T dM
         dZ = dM W_out^T     dA = dZ V^T     dV = A^T dZ      dS as above
         dQ = dS K           dK = dS^T Q
         dW_query = X^T dQ   dW_key = X^T dK   dW_value = X^T dV   (summed over the batch)

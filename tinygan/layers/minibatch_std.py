@@ -24,10 +24,10 @@ class MinibatchStd(Layer):
         s = mean_f s_f, written into every pixel of the extra channel of the group's images.
 
     Backward. x reaches y directly (the first C channels) and through s. With
-    g = the sum of dy's extra channel over the group's images and pixels, and
+    d_s = the sum of dy's extra channel over the group's images and pixels, and
     d s_f / d x_if = (x_if - mu_f) / (G s_f)  (the path through mu_f adds zero, as the
     deviations sum to zero):
-        dx_if = dy_if + g (x_if - mu_f) / (F G s_f)
+        dx_if = dy_if + d_s (x_if - mu_f) / (F G s_f)
     eps keeps s_f >= sqrt(eps) > 0, so the gradient stays finite when a group's values of a
     feature coincide (at G = 1, every feature: then s = sqrt(eps) and dx = dy).
     """
@@ -56,7 +56,7 @@ class MinibatchStd(Layer):
     def backward(self, dy):
         n, h, w, c1 = dy.shape
         g, m = self._groups(n)
-        d_extra = dy[..., -1].reshape(m, -1).sum(axis=1)                      # (M,): g per group
+        d_extra = dy[..., -1].reshape(m, -1).sum(axis=1)                      # (M,): d_s of each group
         features = h * w * (c1 - 1)
         scale = d_extra[:, None, None, None] / (features * g * self.std)       # (M, H, W, C)
         dx = dy[..., :-1] + (self.deviation * scale[:, None]).reshape(n, h, w, c1 - 1)

@@ -32,7 +32,8 @@ class SpectralNorm(Layer):
     Forward. In train mode, n_power_iterations steps of
         v <- normalize(M.T u)      u <- normalize(M v)
     then, in both modes, sigma = u . M v and the layer runs with W_sn = W / sigma.
-    Eval mode uses the stored u and v unchanged, so it gives the last train-mode sigma.
+    Eval mode skips the power iteration: sigma = u . M v with the stored u and v and the
+    current W (as in PyTorch).
 
     Backward. u and v are constants (PyTorch computes them outside autograd), so
     sigma = u^T M v is linear in W, with d sigma / dM = u v^T. The wrapped layer's backward
@@ -74,7 +75,7 @@ class SpectralNorm(Layer):
         return W.reshape(-1, W.shape[-1]).T
 
     def power_iteration(self):
-        """Move u and v towards the top singular vectors of M, in place of the old ones."""
+        """Move u and v towards the top singular vectors of M; the buffers get the new vectors."""
         M, u = self.matrix(), self.buffers["u"]
         for _ in range(self.n_power_iterations):
             v = normalize(M.T @ u, self.eps)
