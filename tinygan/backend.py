@@ -105,6 +105,12 @@ def device_of(x):
     return "gpu" if array_module(x) is not np else "cpu"
 
 
+def use_gpu(index):
+    """Make GPU `index` mod (the number of visible GPUs) the current CUDA device."""
+    cupy = get_xp("gpu")
+    cupy.cuda.Device(index % cupy.cuda.runtime.getDeviceCount()).use()
+
+
 def synchronize(x=None):
     """Wait for queued GPU work (a no-op on the CPU); needed before wall-clock timing."""
     if _cupy is not None:

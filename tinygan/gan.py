@@ -46,7 +46,7 @@ class GAN:
         Optimizer = FastAdam if fast else Adam
         self.opt_G = Optimizer(self.G, lr=c["lr"], betas=betas)
         self.opt_D = Optimizer(self.D, lr=d_learning_rate(c), betas=betas)
-        # one set of transforms per batch whose gradient is needed: the real and the fake one
+        # two: the fake batch's transforms must survive until G's backward, after D's step
         self.augment_real = DiffAugment(c["augment"]) if c["augment"] else None
         self.augment_fake = DiffAugment(c["augment"]) if c["augment"] else None
         self.device, self.dtype = device, dtype

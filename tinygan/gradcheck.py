@@ -123,9 +123,10 @@ def standard_cases():
 
 
 def _spectral_norm(layer, x):
-    """SpectralNorm around `layer`, its u and v moved by a few training passes. The cases run
-    in eval mode: there u and v stay put, as the gradient (u, v held constant) assumes, while
-    each training pass would move them between the finite differences' evaluations."""
+    """SpectralNorm around `layer`, its u and v moved by one training pass (three steps of
+    power iteration). The cases run in eval mode: there u and v stay put, as the gradient
+    (u, v held constant) assumes, while each training pass would move them between the
+    finite differences' evaluations."""
     wrapped = SpectralNorm(layer, n_power_iterations=3)
     wrapped.forward(x.astype(np.float32), train=True)
     return wrapped
@@ -171,7 +172,7 @@ def modern_cases(rng, x):
 
 
 def run_all():
-    """Yield (name, {what: rel_error}) for the standard cases and the loss."""
+    """Yield (name, {what: rel_error}) for the standard cases and the losses."""
     for name, layer, x, train in standard_cases():
         yield name, check_layer(layer, x, train)
     rng = np.random.default_rng(1)

@@ -1,14 +1,18 @@
 """The DCGAN generator and discriminator (Radford et al. 2015) for 32, 64, 96 and 128 px.
 
-G: z (N, 1, 1, nz) -> ConvT to a s0 x s0 map -> [ConvT 4/2/1, BN, ReLU] x n -> ConvT, Tanh
-   (or, with g_norm "pixel", PixelNorm in BN's place and biases in the ConvTs)
-D: image (N, S, S, 3) -> Conv 4/2/1, LeakyReLU -> [Conv 4/2/1, BN, LeakyReLU] x n -> Conv -> logit
-   (or with every Conv spectrally normalised and with a bias, no BN, and a
-   minibatch-standard-deviation channel before the last Conv; see tinygan/recipes.py)
+G: z (N, nz) -> (N, 1, 1, nz) -> ConvT k=s0/1/0 to an s0 x s0 map, BN, ReLU
+   -> [ConvT 4/2/1, BN, ReLU] x (n - 1) -> ConvT 4/2/1, Tanh -> image (N, S, S, 3)
+   (with g_norm "pixel", PixelNorm in BN's place and biases in the ConvTs)
+D: image (N, S, S, 3) -> Conv 4/2/1, LeakyReLU -> [Conv 4/2/1, BN, LeakyReLU] x (n - 1)
+   -> Conv k=s0/1/0 -> logit (N, 1)
+   (with d_norm "spectral", every Conv spectrally normalised and with a bias, and no BN;
+   with mbstd, a minibatch-standard-deviation channel before the last Conv: two options,
+   independent of each other)
 With attention, each network has one SelfAttention layer on its 16 x 16 maps (12 x 12 at
 96 px): in G after the block that makes them, in D after the block that makes them.
 Every upsampling step doubles the size and halves the channels (G); D mirrors it. The start
-size s0 is 4 (6 for 96 px), so 64 px has four doublings, 4 -> 8 -> 16 -> 32 -> 64.
+size s0 is 4 (6 for 96 px) and n = num_doublings(S), so 64 px has n = 4 doublings,
+4 -> 8 -> 16 -> 32 -> 64.
 
 The networks are built from the fast layers of tinygan/speed/ (same math, fewer passes);
 `fast=False` builds them from the textbook layers instead.
@@ -48,7 +52,7 @@ def num_doublings(size):
     return int(round(math.log2(size // start_size(size))))
 
 
-# SAGAN attends on larger maps (half the image's side), but A holds P^2 numbers per image:
+# SAGAN attends on larger maps (half the image's side), but A holds (H*W)^2 numbers per image:
 # on 32 x 32 maps a 64 px step took four times as long on the CPU, on 16 x 16 half as long again
 ATTENTION_SIDE = 16
 

@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from . import launch
-from .backend import array_module, device_of, get_xp, to_device, to_host
+from .backend import array_module, device_of, to_device, to_host, use_gpu
 from .gan import GAN
 from .layers import BatchNorm2d
 from .speed import FastBatchNorm2d
@@ -231,13 +231,6 @@ class MPIWorld(World):
         lines = [line for line in held.lines if line.startswith("Error")] or list(held.lines)
         for line in lines or ["stopped"]:
             print(f"rank {self.rank}: {line}", file=sys.__stderr__, flush=True)
-
-
-def use_gpu(local_rank):
-    """Rank r of a machine uses its GPU r mod (visible GPUs)."""
-    cupy = get_xp("gpu")
-    count = cupy.cuda.runtime.getDeviceCount()
-    cupy.cuda.Device(local_rank % count).use()
 
 
 def sync_batchnorm(model, world):

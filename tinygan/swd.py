@@ -5,7 +5,8 @@ Improved Quality, Stability, and Variation" (section 5). It compares the *local 
 statistics* of two image sets at several scales:
 
 1. Every image is split into a Laplacian pyramid, one level per resolution from the full size
-   down to 16 px, so that each level holds the detail that lives at that scale.
+   down to the coarsest at least 16 px (16 for 64 px images, 24 for 96 px), so that each
+   level holds the detail that lives at that scale.
 2. From every level, random 7x7 neighbourhoods are cut out; each one is a 7*7*3 = 147-dim
    descriptor. Each set's descriptors are normalised per colour channel.
 3. The two descriptor clouds are compared with the sliced Wasserstein distance: project both on
@@ -13,8 +14,9 @@ statistics* of two image sets at several scales:
    just the mean absolute difference of the sorted projections.
 
 Lower is better; the numbers are reported multiplied by 1e3, as in the paper. A small value at
-the finest level means the fine texture (edges, noise) matches; at 16 px it means the coarse
-layout and colours match.
+the finest level means the fine texture (edges, noise) matches; at the coarsest it means the
+coarse layout and the variation of colours match (each set's global per-channel mean and
+spread are normalised out, step 2).
 
 Everything here is NumPy on the CPU. Images are processed in chunks so that 2048 vs 2048
 images at 64x64 fit comfortably in memory.
@@ -65,7 +67,8 @@ def _pyr_down(x):
 
     x: (n, H, W, C) -> (n, H/2, W/2, C).
     The filter is separable, so we filter rows, drop odd rows, then filter columns and drop odd
-    columns: identical output to "2-D filter then subsample", at about half the work.
+    columns: identical output to "2-D filter then subsample", and dropping rows before the
+    second pass saves a quarter of a separable filter's work.
     """
     x = _filter_axis(x, 1, _BINOMIAL)[:, ::2]
     return _filter_axis(x, 2, _BINOMIAL)[:, :, ::2]
@@ -266,7 +269,8 @@ def swd(
     """Multi-scale sliced Wasserstein distance between two image sets, x1e3.
 
     images_a, images_b: (N, S, S, 3) uint8, same N and S, S even down to `min_resolution`.
-    Returns {S: d, S/2: d, ..., min_resolution: d, "avg": mean over levels}, each d a float
+    Returns {S: d, S/2: d, ..., coarsest: d, "avg": mean over levels}, each d a float, the
+    coarsest level being the smallest at least `min_resolution` (pyramid_resolutions)
     (the paper's numbers: SWD x 1e3, lower is closer).
 
     At each level the same random neighbourhood corners are used for image i of both sets.

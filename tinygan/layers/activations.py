@@ -1,6 +1,6 @@
 """Element-wise activations: ReLU, LeakyReLU, Sigmoid, Tanh.
 
-Each keeps what its derivative needs (a mask, or its own output) for the backward pass.
+Each keeps what its derivative needs (a mask, a scale, or its own output) for the backward pass.
 """
 
 from ..backend import array_module

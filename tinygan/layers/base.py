@@ -76,7 +76,9 @@ class Sequential(Layer):
     def backward(self, dy, input_grad=True):
         """Backpropagate dy; with input_grad=False the gradient with respect to the input is
         not needed (the input is data, or noise), so the backward pass stops at the first layer
-        with parameters, which computes its weight gradients only, and None is returned."""
+        with parameters, which computes its weight gradients only, and None is returned. (A
+        layer without backward_params, such as Linear, runs its full backward instead, and
+        the input gradient it returns can be ignored.)"""
         first = 0
         if not input_grad:   # layers before the first trained one need no backward pass
             while first < len(self.layers) - 1 and not self.layers[first].params:
