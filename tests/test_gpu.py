@@ -20,12 +20,15 @@ from tinygan.layers import (
     ConvTranspose2d,
     LeakyReLU,
     Linear,
+    MinibatchStd,
+    PixelNorm,
     ReLU,
     SelfAttention,
     Sigmoid,
+    SpectralNorm,
     Tanh,
 )
-from tinygan.losses import bce_with_logits
+from tinygan.losses import bce_with_logits, hinge_d, hinge_g
 
 GPU_TINY = [a if a != "cpu" else "gpu" for a in TINY]
 
@@ -69,6 +72,12 @@ LAYERS = [
     (lambda: Sigmoid(), (4, 6, 6, 3), True),
     (lambda: Tanh(), (4, 6, 6, 3), True),
     (lambda: SelfAttention(16), (2, 5, 6, 16), True),
+    (lambda: PixelNorm(), (4, 5, 5, 8), True),
+    (lambda: MinibatchStd(), (4, 5, 5, 8), True),
+    (lambda: MinibatchStd(group_size=2), (4, 5, 5, 8), True),
+    (lambda: SpectralNorm(Conv2d(8, 16, 4, 2, 1)), (2, 8, 8, 8), True),
+    (lambda: SpectralNorm(Conv2d(8, 16, 4, 2, 1)), (2, 8, 8, 8), False),
+    (lambda: SpectralNorm(Linear(12, 5)), (6, 12), True),
 ]
 
 
@@ -82,10 +91,16 @@ def test_layer_matches_numpy(gpu, factory, shape, train):
                                    atol=1e-4, err_msg=name)
 
 
-def test_loss_matches_numpy(gpu):
+LOSSES = {"bce": lambda z: bce_with_logits(z, 0.9), "hinge_d real": lambda z: hinge_d(z, True),
+          "hinge_d fake": lambda z: hinge_d(z, False), "hinge_g": hinge_g}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_loss_matches_numpy(gpu, name):
     z = np.random.default_rng(1).standard_normal((16, 1)).astype(np.float32) * 5
-    loss_c, grad_c = bce_with_logits(z, 0.9)
-    loss_g, grad_g = bce_with_logits(backend.to_device(z, "gpu"), 0.9)
+    loss_c, grad_c = LOSSES[name](z)
+    loss_g, grad_g = LOSSES[name](backend.to_device(z, "gpu"))
+    assert backend.device_of(grad_g) == "gpu"
     np.testing.assert_allclose(float(loss_g), float(loss_c), rtol=1e-5)
     np.testing.assert_allclose(backend.to_host(grad_g), grad_c, rtol=1e-5, atol=1e-7)
 
@@ -109,7 +124,8 @@ def train_on_both(config, dtype=np.float32, steps=3):
 @pytest.mark.parametrize("recipe", [dict(recipe="dcgan", label_noise=0.1),
                                     dict(recipe="modern", d_norm="spectral", mbstd=True,
                                          augment="color,translation,cutout"),
-                                    dict(recipe="modern", r1=1.0, r1_every=2)])
+                                    dict(recipe="modern", r1=1.0, r1_every=2),
+                                    dict(recipe="modern", g_norm="pixel")])
 def test_training_steps_match_cpu(gpu, recipe):
     config = dict(size=32, nz=32, ngf=16, ndf=16, **recipe)
     cpu, on_gpu, reports = train_on_both(config)
