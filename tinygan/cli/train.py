@@ -137,8 +137,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
 
     \b
     Data: a zip, tar or folder is decoded once, on all cores, into a uint8 file in
-    $TINYGAN_CACHE (default ~/.cache/tinygan) and memory-mapped from there, so memory does
-    not grow with the data set; later runs and resumes reuse it until the source changes.
+    $TINYGAN_CACHE (default $XDG_CACHE_HOME/tinygan or ~/.cache/tinygan) and
+    memory-mapped from there, so memory does not grow with the data set; later runs and
+    resumes reuse it until the source changes.
     """
     from .. import parallel
     from ..runfolder import TrainingError, planned_steps
