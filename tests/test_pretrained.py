@@ -2,6 +2,7 @@
 the discriminator `--best` needs and a model card, and `--model` picks them in every command
 that draws or scores faces."""
 
+import json
 import os
 
 import numpy as np
@@ -71,6 +72,16 @@ def test_model_picks_a_shipped_model_in_sample_interpolate_and_eval(name, tmp_pa
 def test_model_and_checkpoint_together_are_refused(tiny_run, tmp_path):
     _expect_usage_error(invoke("sample", "--model", "anime", "--checkpoint", tiny_run,
                                "--out", tmp_path / "x.png"), "not both")
+    _expect_usage_error(invoke("info", tiny_run, "--model", "human"), "not both")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_info_prints_a_shipped_models_card(name):
+    r = invoke("info", "--model", name)
+    assert r.exit_code == 0, r.output
+    assert f"{name}.npz" in r.output and "model_card:" in r.output
+    card = load_generator(shipped_model(name))[2]["model_card"]
+    assert json.dumps(card["name"]) in r.output
 
 
 def _expect_usage_error(result, text):

@@ -13,15 +13,20 @@ from . import fail, main
 
 @main.command(short_help="A checkpoint's config, step and parameter counts.")
 @click.argument("checkpoint", required=False)
-def info(checkpoint):
-    """Print a checkpoint's config, the step reached and parameter counts.
+@click.option("--model", type=click.Choice(["anime", "human"]),
+              help="A model shipped with tinygan instead of CHECKPOINT; its card is printed too.")
+def info(checkpoint, model):
+    """Print a checkpoint's config, the step reached and parameter counts (and, for a shipped
+    model or an export made with --card, its model card).
 
     CHECKPOINT is a checkpoint file, a run folder (its newest checkpoint) or an exported
-    generator; without it, the newest run under runs/ (else the shipped model)."""
-    from ..generate import NoModelError, find_checkpoint
+    generator; without it, the newest run under runs/ (else the shipped anime model)."""
+    from ..generate import NoModelError, find_checkpoint, shipped_model
     from ..models import discriminator_for, generator_for
+    if checkpoint and model:
+        fail("give CHECKPOINT or --model, not both")
     try:
-        path = find_checkpoint(checkpoint)
+        path = shipped_model(model) if model else find_checkpoint(checkpoint)
         arrays, meta = ckpt.load(path)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(str(exc))
@@ -95,8 +100,9 @@ def runs(root):
               "(checkpoint averaging; CHECKPOINT must then be a run folder).")
 @click.option("--recalibrate/--no-recalibrate", default=True, show_default=True,
               help="Re-estimate BatchNorm statistics for the exported weights.")
-@click.option("--with-d", is_flag=True, help="Also store the newest checkpoint's "
-              "discriminator, so that `tinygan sample --best` works on the file.")
+@click.option("--with-d", is_flag=True, help="Also store the discriminator of CHECKPOINT "
+              "(with --average, of the newest one), so that `tinygan sample --best` works on "
+              "the file.")
 def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
     """Write a generator file (for sampling and fine-tuning) from a checkpoint; with --with-d,
     the discriminator too. No optimizer state is kept."""
@@ -137,5 +143,5 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
         with open(card) as f:
             new_meta["model_card"] = json.load(f)
     ckpt.save(out, exported, new_meta, compress=True)
-    click.echo(f"wrote {out} ({os.path.getsize(out) / 2**20:.1f} MB, step {meta.get('step')})",
+    click.echo(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, step {meta.get('step')})",
                err=True)
