@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 from conftest import invoke
+from PIL import Image
 
 from tinygan import checkpoint as ckpt
 from tinygan.generate import SHIPPED, generate, latent, load_generator, shipped_model
@@ -69,6 +70,19 @@ def test_model_picks_a_shipped_model_in_sample_interpolate_and_eval(name, tmp_pa
     assert r.exit_code == 0 and f"{name}.npz" in r.output, r.output
 
 
+def test_sample_refuses_a_count_that_disagrees_with_best_or_sharpest(tiny_run, tmp_path):
+    out = tmp_path / "x.png"
+    _expect_usage_error(invoke("sample", "-n", 16, "--best", 8, "--checkpoint", tiny_run,
+                               "--out", out), "disagree")
+    _expect_usage_error(invoke("sample", "-n", 4, "--sharpest", 2, "--checkpoint", tiny_run,
+                               "--out", out), "disagree")
+    assert not out.exists()
+    r = invoke("sample", "-n", 4, "--sharpest", 4, "--checkpoint", tiny_run, "--out", out,
+               "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert Image.open(out).size == (2 * 34 + 2, 2 * 34 + 2)   # 2 x 2 faces of 32 px
+
+
 def test_model_and_checkpoint_together_are_refused(tiny_run, tmp_path):
     _expect_usage_error(invoke("sample", "--model", "anime", "--checkpoint", tiny_run,
                                "--out", tmp_path / "x.png"), "not both")
@@ -88,6 +102,20 @@ def _expect_usage_error(result, text):
     assert result.exit_code == 2, result.output
     assert text in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("n", [25, 7, 1])
+def test_best_of_works_with_a_minibatch_std_discriminator(n):
+    """D's minibatch-std channel takes groups of 4 images: 4n faces, cut into parts of about
+    64 for D's batch statistics, must be cut at whole groups (100 = 50 + 50 would not be)."""
+    from tinygan.generate import best_of, discriminator_scores
+    from tinygan.models import build
+    G, D = build(dict(size=32, nz=8, ngf=8, ndf=8, mbstd=True), np.random.default_rng(0))
+    z = np.random.default_rng(1).standard_normal((4 * n, 8)).astype(np.float32)
+    faces, scores = discriminator_scores(G, D, z)
+    assert len(faces) == len(scores) == 4 * n
+    best = best_of(G, D, z, n)
+    np.testing.assert_array_equal(best, faces[np.argsort(-scores)[:n]])
 
 
 def test_best_of_ranks_by_d_with_the_batch_statistics_of_each_64_faces():

@@ -29,7 +29,7 @@ def shipped_model(name):
     path = os.path.join(PRETRAINED_DIR, f"{name}.npz")
     if not os.path.exists(path):
         raise NoModelError(f"the {name} model is not in this installation ({path}); "
-                           "pass --checkpoint, or train one with tinygan train")
+                           "use a checkpoint of your own, or train one with tinygan train")
     return path
 
 
@@ -78,8 +78,9 @@ def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True
 
 
 def latent(seed, n, nz, truncation=None):
-    """n noise vectors from `seed`; face i is the same for any n >= i+1. With a truncation
-    threshold t, values with |z| > t are redrawn (the truncation trick: typical faces)."""
+    """n noise vectors from `seed`; without truncation, face i is the same for any n >= i+1.
+    With a truncation threshold t, values with |z| > t are redrawn (the truncation trick:
+    typical faces); the redraws depend on n."""
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, nz))
     if truncation is not None:
@@ -117,12 +118,20 @@ def discriminator_scores(G, D, z, device="cpu"):
     face."""
     faces = []
     scores = []
-    for part in np.array_split(z, max(1, round(len(z) / STATISTICS_BATCH))):
+    for part in _parts_of_whole_groups(z, max(1, round(len(z) / STATISTICS_BATCH))):
         x = G.forward(to_device(part, device), train=False)
         scores.append(to_host(D.forward(x, train=True)).ravel())
         faces.append(to_uint8(to_host(x)))
     release(G, D)
     return np.concatenate(faces), np.concatenate(scores)
+
+
+def _parts_of_whole_groups(z, parts, group=4):
+    """z split into `parts` nearly equal runs whose lengths are multiples of `group` (but for
+    the last): a D with a minibatch-standard-deviation channel takes groups of 4 images."""
+    bounds = np.linspace(0, len(z) // group, parts + 1).round().astype(int) * group
+    bounds[-1] = len(z)
+    return [z[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def best_of(G, D, z, k, device="cpu"):

@@ -4,12 +4,14 @@ import os
 
 import click
 import numpy as np
+from click.core import ParameterSource
 
 from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, main
 
 
 @main.command()
-@click.option("-n", "n", type=int, default=64, show_default=True, help="How many faces.")
+@click.option("-n", "n", type=int, default=64, show_default=True,
+              help="How many faces (with --best N or --sharpest N: N).")
 @click.option("--checkpoint", help="Checkpoint file or run folder [default: the newest run "
               "under runs/, else the shipped anime model].")
 @MODEL_OPTION
@@ -41,7 +43,12 @@ def sample(n, checkpoint, model, seed, out, separate, truncation, best, sharpest
         fail(f"-n must be at least 1, not {n}")
     if best and sharpest:
         fail("--best and --sharpest each pick faces: give one of them")
-    n = best or sharpest or n
+    picked = best or sharpest
+    given_n = click.get_current_context().get_parameter_source("n") is ParameterSource.COMMANDLINE
+    if picked and given_n and n != picked:
+        fail(f"-n {n} and --{'best' if best else 'sharpest'} {picked} disagree: the picked "
+             "faces are all that is drawn; give one number")
+    n = picked or n
     device = device_or_fail(device)
     path, G, D, meta = load_or_fail(checkpoint, device, with_discriminator=bool(best),
                                    model=model)
@@ -75,7 +82,7 @@ def sample(n, checkpoint, model, seed, out, separate, truncation, best, sharpest
               "2 x FRAMES - 2 frames in all (94 for 48).")
 @click.option("--scale", type=click.IntRange(min=1), help="Enlarge each frame this many "
               "times, pixel for pixel [default: to 128 px or more, e.g. 4 for 32 px, 2 for "
-              "64 px, 1 for 96 px].")
+              "64 and 96 px, 1 for 128 px].")
 @click.option("--out", default="interpolation.gif", show_default=True, help="GIF to write.")
 @DEVICE_OPTION
 def interpolate(seed_a, seed_b, checkpoint, model, frames, scale, out, device):
