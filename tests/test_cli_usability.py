@@ -124,6 +124,24 @@ def test_resume_semantics_are_checked_before_any_data_is_read(run6, tmp_path, mo
     assert "nothing to train" in invoke("train", "--resume", run).output
 
 
+def test_resume_refuses_settings_it_would_ignore_and_takes_bookkeeping(run6, tmp_path):
+    run = copy_of(run6, tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    for args in (("--lr", 0.1), ("--data", "demo", "--seed", 3), ("--recipe", "dcgan"),
+                 ("--no-flip",), ("--init", "anime")):
+        r = invoke("train", "--resume", run, "--more-steps", 2, *args)
+        assert r.exit_code == 2 and "keeps the settings it started with" in r.output, r.output
+        assert args[0] in r.output and "Traceback" not in r.output
+    assert json.loads((run / "config.json").read_text()) == config   # nothing changed
+    assert not (run / "ckpt_00000008.npz").exists()
+    r = invoke("train", "--resume", run, "--more-steps", 2, "--keep", 7, "--log-every", 1)
+    assert r.exit_code == 0, r.output
+    after = json.loads((run / "config.json").read_text())
+    assert (after["keep"], after["log_every"]) == (7, 1)
+    assert after["lr"] == config["lr"] and after["seed"] == config["seed"]
+    assert len((run / "log.csv").read_text().splitlines()) >= 3   # a row for each new step
+
+
 # ------------------------------------------------------------------------- info / export
 def test_info_on_an_export_shows_its_epoch_and_what_its_weights_are(run6, tmp_path):
     exported = tmp_path / "g.npz"

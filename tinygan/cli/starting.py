@@ -40,6 +40,33 @@ def resume_config(run_dir, steps, epochs, more_steps):
     return config
 
 
+# what a resumed run may change: its length, what to do on NaN, and its bookkeeping
+RESUMABLE = {"resume", "steps", "epochs", "more_steps", "on_nan", "device", "tf32",
+             "inject_nan_at", "log_every", "sample_every", "ckpt_every", "keep",
+             "milestone_every"}
+BOOKKEEPING = ("log_every", "sample_every", "ckpt_every", "keep", "milestone_every")
+
+
+def resume_options(ctx):
+    """The bookkeeping options given with --resume, as config entries to update; an option
+    that would change how the run trains (its data, networks, recipe, seed...) is refused,
+    since the run goes on with those of its config.json."""
+    given = [p for p in ctx.command.params
+             if ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
+    fixed = [_as_typed(p, ctx.params[p.name]) for p in given if p.name not in RESUMABLE]
+    if fixed:
+        fail(f"{', '.join(fixed)}: a resumed run keeps the settings it started with "
+             "(config.json); only its length, --on-nan, --device, --keep and the --*-every "
+             "options can change")
+    return {p.name: ctx.params[p.name] for p in given if p.name in BOOKKEEPING}
+
+
+def _as_typed(option, value):
+    """The option as the user typed it: --no-flip for a False --flip/--no-flip."""
+    off = getattr(option, "secondary_opts", None)
+    return off[0] if off and value is False else option.opts[0]
+
+
 def stop_if_finished(run_dir, step, total):
     if step >= total:
         click.echo(f"{run_dir} is at step {step} of {total}: nothing to train. To train on: "
@@ -113,8 +140,16 @@ def check_init(init, config):
     from ..models import GENERATOR_KEYS
     for key in GENERATOR_KEYS:
         if init.config.get(key) != config[key]:
-            fail(f"--init {init.path}: it was trained with --{key.replace('_', '-')} "
-                 f"{init.config.get(key)}, this run uses {config[key]}")
+            fail(f"--init {init.path}: it was trained with {_typed(key, init.config.get(key))}, "
+                 f"this run uses {_typed(key, config[key])}")
+
+
+def _typed(key, value):
+    """A config entry as its option: '--ngf 64', '--attention' or '--no-attention'."""
+    flag = "--" + key.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else flag.replace("--", "--no-", 1)
+    return f"{flag} {value}"
 
 
 def init_from(trainer, init):

@@ -88,7 +88,9 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [default: runs/<name>].")
 @click.option("--name", help="Run name under runs/ [default: data name and time].")
 @click.option("--resume", type=click.Path(file_okay=False),
-              help="Continue the run in this folder from its newest good checkpoint.")
+              help="Continue the run in this folder from its newest good checkpoint, with the "
+              "settings it started with (config.json); its length, --on-nan, --device, --keep "
+              "and the --*-every options may change.")
 @click.option("--init", "init_from", type=click.Path(dir_okay=True),
               help="Start from this checkpoint, run folder or exported generator, or a "
               "shipped model ('anime', 'human'): fine-tuning; optimizer state starts fresh. "
@@ -157,7 +159,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         fail("give one of --steps, --epochs and --more-steps, not several")
     init = None   # the model to fine-tune, for a new run with --init
     if resume:
+        changes = starting.resume_options(click.get_current_context())
         run_dir, config = resume, starting.resume_config(resume, steps, epochs, more_steps)
+        config.update(changes)
     else:
         if not data:
             fail("--data is required (a zip, a tar, a folder, a .npy/.npz, or 'demo'); "
