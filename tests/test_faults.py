@@ -280,6 +280,21 @@ def test_damaged_checkpoint_is_a_clear_error(damage, trained, tmp_path):
     assert not os.path.exists(Payload.path)   # the pickle never ran
 
 
+def test_export_and_eval_refuse_bad_arguments_before_any_work(trained, tmp_path):
+    card = tmp_path / "card.json"
+    card.write_text("{not json")
+    out = tmp_path / "g.npz"
+    assert f"--card {card}: not a readable JSON" in invoke("export", trained, "--card", card,
+                                                           "--out", out).output
+    assert "--out" in invoke("export", trained, "--out", tmp_path / "no" / "such" / "g.npz").output
+    assert not out.exists()
+    samples = tmp_path / "faces.npy"
+    np.save(samples, np.zeros((16, 32, 32, 3), np.uint8))
+    for choice in (("--checkpoint", trained), ("--model", "anime")):
+        assert "--samples scores images already drawn" in invoke(
+            "eval", "--samples", samples, "--data", "demo", "-n", 16, *choice).output
+
+
 def test_smuggled_pickle_never_runs_in_the_real_cli(trained, tmp_path):
     Payload.path = str(tmp_path / "PWNED")
     for damage in ("object array", "pickle member"):

@@ -9,7 +9,7 @@ from conftest import TINY, invoke, random_images
 from PIL import Image
 
 from tinygan import checkpoint as ckpt
-from tinygan.data import Batches
+from tinygan.batches import Batches
 from tinygan.demo import demo_faces
 from tinygan.train import Trainer
 

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from .cache import mapping_of
+from .sources import DataError
 
 
 class Batches:
@@ -26,7 +27,6 @@ class Batches:
     """
 
     def __init__(self, images, batch_size, seed=0, flip=False, dtype=np.float32, share=(0, 1)):
-        from .data import DataError
         if len(images) < batch_size:
             raise DataError(f"the data has {len(images)} images, fewer than one batch of "
                             f"{batch_size}; use a smaller --batch")

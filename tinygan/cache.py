@@ -8,7 +8,8 @@ back after each batch, so resident memory stays at a few batches whatever the se
 
 Layout of a cache file (`<name>-<size>px-<hash of the source path>.u8`):
     count * size * size * 3 bytes   the images, uint8, (N, size, size, 3), C order
-    footer                          JSON: format, source, fingerprint, size, count, report
+    footer                          JSON: format, fingerprint (holds the source's path), size,
+                                    count, report, built (time.time() when written)
     8 bytes                         the footer's length (little-endian uint64)
     8 bytes                         MAGIC
 The fingerprint (the source's size and modification time; for a folder, a hash of every

@@ -6,7 +6,8 @@ Layout of a checkpoint file (every entry a plain array; nothing is ever pickled)
     D/<name>         discriminator, likewise
     G_ema/<name>     the moving average of the generator, used for samples
     optG/<key>, optD/<key>   Adam state ('m/3.W', 'v/3.W', 't')
-A generator export (`tinygan export`, the shipped model) holds only meta and G_ema/ or G/.
+A generator export (`tinygan export`) holds meta and G_ema/ (or G/ with --raw), and D/ if it was
+exported with --with-d, as the shipped models were; no optimizer state.
 
 Writing goes to a temporary file in the same folder, is flushed to disk, then renamed over
 the final name: a crash at any moment leaves either the old file or the new one, never half

@@ -13,7 +13,6 @@ import time
 import numpy as np
 from PIL import Image
 
-from .batches import Batches  # noqa: F401  (re-exported: Batches used to live here)
 from .cache import CacheError, cache_path, decode_in_order, open_cache, workers_for, write_cache
 from .decode import MAX_PIXELS, decode, prepare_image  # noqa: F401  (re-exported)
 from .sources import (

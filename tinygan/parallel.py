@@ -7,7 +7,7 @@ single-process algorithm (the design of ChainerMN and Horovod):
   same start      rank 0's weights, BatchNorm statistics and Adam state are broadcast, then
                   checked on every rank (tinygan/train_parallel.py);
   same data       every rank draws the whole batch's permutation, flips and noise from the
-                  seed and takes its slice (data.Batches `share`, ParallelTrainer.step_noise);
+                  seed and takes its slice (batches.Batches `share`, ParallelTrainer.step_noise);
   one gradient    the loss gradient is scaled by 1/N before the backward pass, so each rank
                   backpropagates its part of the GLOBAL batch mean; the sum of the parameter
                   gradients over ranks, one Allreduce of the flat gradient per network per

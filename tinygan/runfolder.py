@@ -31,7 +31,7 @@ class RunLock:
         except BlockingIOError:
             self.file.close()
             raise TrainingError(f"{os.path.dirname(self.path)} is in use by another training "
-                                "process; wait for it to finish or choose another --out") from None
+                                "process; wait for it to finish (or start a new run in another folder)") from None
         self.file.seek(0)
         self.file.truncate()
         self.file.write(str(os.getpid()))

@@ -5,8 +5,8 @@ A run folder holds:
     config.json        everything needed to rebuild the run
     log.csv            one row per logging interval; time_s counts seconds of training since
                        the run started, across resumes
-    events.log         the data used and the files skipped, resumes, and warnings (NaN,
-                       mode-collapse signs); written only when something happens
+    events.log         one line per start or resume with the data used, the files skipped,
+                       and warnings (NaN, mode-collapse signs)
     real.png           up to 64 training images as the model sees them (from the first batches)
     progress/*.png     fixed-noise samples every `sample_every` steps; progress.gif animates them
     ckpt_<step>.npz    the newest `keep` checkpoints (see checkpoint.py)

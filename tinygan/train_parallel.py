@@ -18,7 +18,7 @@ import hashlib
 
 import numpy as np
 
-from .data import Batches
+from .batches import Batches
 from .parallel import ParallelError, ParallelGAN
 from .train import Trainer
 

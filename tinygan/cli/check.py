@@ -43,9 +43,9 @@ def evaluate(checkpoint, model, samples, data, n, seed, repeats, train_mode_bn, 
     from ..data import DataError, load_images
     device = device_or_fail(device)
     size = int(size)   # click hands a Choice over as the string it matched
-    if samples and (truncation or train_mode_bn):
-        fail("--truncation and --train-mode-bn choose how a model draws faces; "
-             "--samples scores images already drawn")
+    if samples and (truncation or train_mode_bn or checkpoint or model):
+        fail("--checkpoint, --model, --truncation and --train-mode-bn choose a model and how "
+             "it draws faces; --samples scores images already drawn")
     if samples:
         try:
             # sample sets are small and rewritten often: decoded in memory, not cached

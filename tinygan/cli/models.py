@@ -111,6 +111,12 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
     from ..models import DISCRIMINATOR_KEYS, GENERATOR_KEYS, generator_for
     if average > 1 and not (checkpoint and os.path.isdir(checkpoint)):
         fail("--average needs a run folder as CHECKPOINT")
+    if card:
+        try:
+            with open(card) as f:
+                card_facts = json.load(f)
+        except (OSError, ValueError) as exc:   # ValueError: not JSON, or not UTF-8
+            fail(f"--card {card}: not a readable JSON file ({exc})")
     try:
         paths = ckpt.list_checkpoints(checkpoint)[:average] if average > 1 \
             else [find_checkpoint(checkpoint)]
@@ -140,8 +146,10 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
                     source=", ".join(os.path.basename(p) for p in paths),
                     weights=("G" if raw else "G_ema") + (f", mean of {average}" if average > 1 else ""))
     if card:
-        with open(card) as f:
-            new_meta["model_card"] = json.load(f)
-    ckpt.save(out, exported, new_meta, compress=True)
+        new_meta["model_card"] = card_facts
+    try:
+        ckpt.save(out, exported, new_meta, compress=True)
+    except OSError as exc:
+        fail(f"--out {out}: {exc.strerror or exc}")
     click.echo(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, step {meta.get('step')})",
                err=True)

@@ -50,7 +50,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "normalised: batchnorm, or pixel (each pixel's features scaled to unit length; "
               "no batch statistics in G).")
 @click.option("--mbstd/--no-mbstd", default=None, help="[recipe] A minibatch-standard-deviation "
-              "channel (groups of 4 images) before D's last layer.")
+              "channel (groups of 4 images) before D's last layer; each process's share of "
+              "--batch must then be a multiple of 4.")
 @click.option("--attention/--no-attention", default=None, help="[recipe] One self-attention "
               "layer in each network, on its 16 x 16 maps (SAGAN): every position mixes in "
               "features from the whole map, not only from its neighbours. A step costs more.")
@@ -114,7 +115,8 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
 @click.option("--inject-nan-at", type=int, hidden=True)
 @click.option("--on-nan", type=click.Choice(["stop", "rollback"]), default="stop",
               show_default=True, help="When a loss or weight becomes NaN/inf: stop, or reload "
-              "the last good checkpoint, halve the learning rate and go on.")
+              "the last good checkpoint, halve the learning rate (kept in config.json) and go "
+              "on, at most 3 times; then the run stops.")
 @DEVICE_OPTION
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
           g_norm, mbstd, attention, augment, lr, lr_d, beta1, beta2, r1, r1_every, real_label,
@@ -131,7 +133,8 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
 
     \b
     The progress bar shows, averaged over --log-every steps (all are in log.csv too):
-      D    D's loss on real plus generated images (1.39 = 2 ln 2 if it only guesses)
+      D    D's loss on real plus generated images (if it only guesses: 2.0 with the hinge
+           loss, 1.39 = 2 ln 2 with BCE)
       G    G's loss (low when D takes its faces for real)
       Dx   D's mean output on real images (1 = sure they are real)
       DGz  D's mean output on generated images (0 = sure they are fake)
