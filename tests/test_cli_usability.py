@@ -64,7 +64,7 @@ def test_eval_scores_a_sample_folder_against_a_zip(tmp_path):
     samples = tmp_path / "samples"
     samples.mkdir()
     for i, face in enumerate(demo_faces(16, 32, seed=5)):
-        Image.fromarray(face).save(samples / f"{i}.png")
+        Image.fromarray(face).save(samples / f"{i:02d}.png")   # sorted = drawn order
     with zipfile.ZipFile(tmp_path / "real.zip", "w") as z:
         for i, face in enumerate(demo_faces(32, 32, seed=6)):
             Image.fromarray(face).save(tmp_path / "f.png")
@@ -72,7 +72,13 @@ def test_eval_scores_a_sample_folder_against_a_zip(tmp_path):
     r = invoke("eval", "--samples", samples, "--data", tmp_path / "real.zip", "-n", 16,
                "--size", 32, "--json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output.strip().splitlines()[-1])["swd"]["avg"] > 0
+    score = json.loads(r.output.strip().splitlines()[-1])["swd"]
+    assert score["avg"] > 0
+    # the same faces as an array score the same: the folder was read, in order, in full
+    np.save(tmp_path / "samples.npy", demo_faces(16, 32, seed=5))
+    r = invoke("eval", "--samples", tmp_path / "samples.npy", "--data", tmp_path / "real.zip",
+               "-n", 16, "--size", 32, "--json")
+    assert json.loads(r.output.strip().splitlines()[-1])["swd"] == score
 
 
 # ------------------------------------------------------------------------------ log times

@@ -57,4 +57,4 @@ def test_figure_script_runs(tmp_path):
     script = runpy.run_path(str(ROOT / "scripts" / "make_figures.py"))
     written = script["make_all"](tmp_path)
     assert written and all(Path(p).stat().st_size > 0 for p in written)
-    assert {Path(p).name for p in written} <= {p.name for p in (DOCS / "figures").glob("*.png")}
+    assert {Path(p).name for p in written} == {p.name for p in (DOCS / "figures").glob("*.png")}

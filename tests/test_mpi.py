@@ -239,11 +239,9 @@ def test_a_rank_killed_mid_run_stops_the_others_and_the_run_resumes(tmp_path):
         pid = rank_pid(marker.encode(), 1)
         assert pid and ckpt.list_checkpoints(run), "the run did not start"
         os.kill(pid, signal.SIGKILL)
-        killed = time.monotonic()
         _, stderr = proc.communicate(timeout=60)   # every other rank exits within 60 s
     finally:
         proc.kill()
-    assert time.monotonic() - killed < 60
     assert proc.returncode != 0
     assert "Traceback" not in stderr
     assert rank_pid(marker.encode(), 0) is None

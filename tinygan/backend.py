@@ -19,8 +19,9 @@ class DeviceError(RuntimeError):
     """The requested device cannot be used (no CuPy, no visible GPU)."""
 
 
-INSTALL_HINT = ("install CuPy with the CUDA libraries it needs: pip install 'tinygan[cuda12]' "
-                "(CUDA 12) or 'tinygan[cuda13]' (CUDA 13)")
+INSTALL_HINT = ("install CuPy with the CUDA libraries it needs: pip install 'cupy-cuda12x[ctk]' "
+                "(CUDA 12) or 'cupy-cuda13x[ctk]' (CUDA 13), the extras cuda12 and cuda13 of "
+                "tinygan")
 
 
 def _trial_run(cupy):
