@@ -7,6 +7,7 @@ the way CuPy does and counts kernel launches.
 """
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -188,20 +189,38 @@ def test_cli_nan_rollback_on_gpu(gpu, tmp_path):
 
 
 def test_cli_sampling_commands_on_gpu(gpu, tiny_run, tmp_path):
-    out = tmp_path / "grid.png"
-    for extra in ([], ["--best", 4], ["--truncation", 1.0], ["--separate", tmp_path / "faces"]):
-        result = invoke("sample", "-n", 4, "--checkpoint", tiny_run, "--out", out,
-                        "--device", "gpu", *extra)
+    """sample (with --best, --truncation, --separate), interpolate and eval on the GPU give
+    what they give on the CPU."""
+    from PIL import Image, ImageSequence
+
+    def pixels(path):
+        return [np.asarray(frame.convert("RGB"), dtype=int)
+                for frame in ImageSequence.Iterator(Image.open(path))]
+    for n, extra in enumerate(([], ["--best", 4], ["--truncation", 1.0],
+                               ["--separate", "faces"])):
+        made = {}
+        for device in ("cpu", "gpu"):
+            out = tmp_path / f"{device}{n}.png"
+            args = [tmp_path / f"{device}-faces" if a == "faces" else a for a in extra]
+            result = invoke("sample", "-n", 4, "--checkpoint", tiny_run, "--out", out,
+                            "--device", device, *args)
+            assert result.exit_code == 0, result.output
+            made[device] = pixels(out)
+        assert np.abs(made["cpu"][0] - made["gpu"][0]).max() <= 1, extra
+    assert len(list((tmp_path / "gpu-faces").glob("*.png"))) == 4
+    walks, scores = {}, {}
+    for device in ("cpu", "gpu"):
+        result = invoke("interpolate", 1, 2, "--frames", 3, "--checkpoint", tiny_run,
+                        "--out", tmp_path / f"{device}.gif", "--device", device)
         assert result.exit_code == 0, result.output
-    assert len(list((tmp_path / "faces").glob("*.png"))) == 4
-    result = invoke("interpolate", 1, 2, "--frames", 3, "--checkpoint", tiny_run,
-                    "--out", tmp_path / "walk.gif", "--device", "gpu")
-    assert result.exit_code == 0, result.output
-    result = invoke("eval", "--checkpoint", tiny_run, "--data", "demo", "-n", 16,
-                    "--size", 32, "--device", "gpu")
-    assert result.exit_code == 0, result.output
-    result = invoke("export", tiny_run, "--out", tmp_path / "g.npz")
-    assert result.exit_code == 0, result.output
+        walks[device] = pixels(tmp_path / f"{device}.gif")
+        result = invoke("eval", "--checkpoint", tiny_run, "--data", "demo", "-n", 16,
+                        "--size", 32, "--device", device, "--json")
+        assert result.exit_code == 0, result.output
+        scores[device] = json.loads(result.output.strip().splitlines()[-1])["swd"]["avg"]
+    assert len(walks["gpu"]) == len(walks["cpu"]) == 4
+    assert max(np.abs(a - b).max() for a, b in zip(walks["cpu"], walks["gpu"])) <= 2
+    assert scores["gpu"] == pytest.approx(scores["cpu"], rel=1e-2)
 
 
 def test_cli_sample_on_gpu_equals_cpu(gpu, tiny_run, tmp_path):

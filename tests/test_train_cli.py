@@ -88,10 +88,20 @@ def test_sample_grid_separate_and_same_face_for_n1(tiny_run, tmp_path):
 
 
 def test_sample_best_and_truncation(tiny_run, tmp_path):
-    r = invoke("sample", "-n", 4, "--best", 4, "--truncation", 1.0, "--checkpoint", tiny_run,
-               "--out", tmp_path / "best.png", "--device", "cpu")
-    assert r.exit_code == 0, r.output
-    assert (tmp_path / "best.png").exists()
+    from tinygan.generate import best_of, find_checkpoint, latent, load_generator
+    from tinygan.images import grid
+    grids = {}
+    for truncation in (None, 0.5):
+        out = tmp_path / f"best-{truncation}.png"
+        extra = ["--truncation", truncation] if truncation else []
+        r = invoke("sample", "-n", 4, "--best", 4, "--checkpoint", tiny_run, "--out", out,
+                   "--device", "cpu", *extra)
+        assert r.exit_code == 0, r.output
+        grids[truncation] = np.asarray(Image.open(out))
+    G, D, meta = load_generator(find_checkpoint(str(tiny_run)), with_discriminator=True)
+    z = latent(0, 16, meta["config"]["nz"], 0.5)   # 4 x 4 faces drawn, the best 4 kept
+    np.testing.assert_array_equal(grids[0.5], grid(best_of(G, D, z, 4)))
+    assert not np.array_equal(grids[0.5], grids[None])   # the truncation changed the faces
 
 
 def test_interpolate_info_export_and_init(tiny_run, tmp_path):
