@@ -149,11 +149,13 @@ def test_fast_layers_pass_gradient_checks(layer, shape, threads):
     assert max(errors.values()) < TOL, errors
 
 
-@pytest.mark.parametrize("g_norm, attention", [("batchnorm", False), ("pixel", False),
-                                               ("batchnorm", True)])
-def test_fast_and_textbook_networks_agree(threads, g_norm, attention):
+@pytest.mark.parametrize("g_norm, attention, d_norm, mbstd", [
+    ("batchnorm", False, "batchnorm", False), ("pixel", False, "batchnorm", False),
+    ("batchnorm", True, "batchnorm", False), ("batchnorm", False, "spectral", True)])
+def test_fast_and_textbook_networks_agree(threads, g_norm, attention, d_norm, mbstd):
     """A whole G and D built from fast layers compute what the textbook ones compute."""
-    config = dict(size=32, nz=8, ngf=8, ndf=8, g_norm=g_norm, attention=attention)
+    config = dict(size=32, nz=8, ngf=8, ndf=8, g_norm=g_norm, attention=attention,
+                  d_norm=d_norm, mbstd=mbstd)
     G, D = build(config, np.random.default_rng(0))
     G_ref, D_ref = build(config, np.random.default_rng(0), fast=False)
     for model in (G, D, G_ref, D_ref):
@@ -235,12 +237,19 @@ def test_optimizer_state_round_trips(make):
     np.testing.assert_array_equal(a_net.flat_parameters(), b_net.flat_parameters())
 
 
-def test_release_frees_shared_buffers():
-    layer = speed.FastConv2d(3, 4, 3, 1, 1)
-    layer.backward(layer.forward(np.ones((2, 8, 8, 3), dtype=np.float32)))
-    assert speed.held_bytes() > 0
-    speed.release()
+def test_release_frees_shared_buffers_and_what_layers_keep():
+    from tinygan.layers import Sequential, SpectralNorm
+    plain, wrapped = speed.FastConv2d(3, 4, 3, 1, 1), speed.FastConv2d(4, 4, 3, 1, 1)
+    model = Sequential(plain, SpectralNorm(wrapped))
+    for _, layer, key in model.parameters():
+        layer.params[key][...] = np.random.default_rng(0).normal(0, 0.1, layer.params[key].shape)
+    model.backward(model.forward(np.ones((2, 8, 8, 3), dtype=np.float32)))
+    assert speed.held_bytes() > 0 and wrapped.grads
+    speed.release(model)
     assert speed.held_bytes() == 0
+    for layer in (plain, wrapped):   # inside a SpectralNorm too
+        assert layer.grads == {}
+        assert not [k for k, v in vars(layer).items() if hasattr(v, "shape")], vars(layer)
 
 
 def test_recalibration_does_not_depend_on_its_chunks():

@@ -6,13 +6,13 @@ round-off; tests/test_speed.py checks forward and backward in float64) and chang
 the work is done: reused buffers instead of fresh big arrays (buffers.py), im2col as one
 strided copy and col2im in fewer additions (im2col.py), a channels-first layout for the RGB
 layer on the CPU (conv.py), BatchNorm and activations in fewer passes (batchnorm.py), Adam in
-cache-sized blocks (optim.py); and, on the CPU, every copy and element-wise pass cut along the
-batch and run on all cores (threads.py). The models (tinygan/models.py) and the GAN's
+cache-sized blocks (optim.py); and, on the CPU, most copies and element-wise passes cut along
+the batch and run on all cores (threads.py). The models (tinygan/models.py) and the GAN's
 optimizers use these by default; `fast=False` builds the textbook ones.
 
-Two rules come with the speed. A fast layer's output may live in a buffer that is reused on
-a later call (of the same layer, or for D's input gradients of any convolution), so it must be
-consumed before that, as Sequential does. And the fast activations work in place, overwriting
+Two rules come with the speed. A fast layer's output may live in a buffer that the next call
+of any fast convolution reuses (the shared im2col and col2im buffers), so it must be consumed
+before that, as Sequential does. And the fast activations work in place, overwriting
 their input, so they belong after a layer that does not keep its output (as in the models).
 """
 

@@ -1,11 +1,11 @@
 """Fast BatchNorm2d and activations: the textbook math in fewer whole-array passes.
 
-BatchNorm's statistics are reduced over (N, H, W) directly, without reshaping (so an input
-that is a strided view is not copied first), xhat and y live in buffers the layer reuses, and
-backward builds dx in one buffer. Every pass is cut along the batch axis and run on all cores
-(threads.py), and the parts' per-channel sums are added up. Those sums go through `sync`
-when several processes train together (tinygan/parallel.py sets it), so that the mean and
-variance are those of the global batch; alone, `sync` is None and the sums are this
+BatchNorm's statistics are reduced over (N, H, W) directly, without reshaping (so an input that
+is a strided view is not copied first), xhat and y live in buffers the layer reuses, and
+backward builds dx in one buffer. The training passes are cut along the batch axis and run on
+all cores (threads.py), and the parts' per-channel sums are added up. Those sums go through
+`sync` when several processes train together (tinygan/parallel.py sets it), so that the mean
+and variance are those of the global batch; alone, `sync` is None and the sums are this
 process's.
 """
 

@@ -8,8 +8,8 @@ pool. Two kinds of buffer avoid that:
     zero_bordered(...)     one buffer per exact shape, zeroed once: a padded image's border
                            stays zero because only its interior is ever written (used on a
                            GPU; the CPU pads into one arena and re-zeroes the thin border)
-`release()` drops them all (after sampling, or when the image size changes), so a long-lived
-process does not keep the memory of its largest call forever.
+`release()` drops them all (after sampling), so a long-lived process does not keep the memory
+of its largest call forever.
 """
 
 import numpy as np
@@ -53,11 +53,15 @@ def release(*models):
     Everything is allocated again, once, by the next call that needs it."""
     _buffers.clear()
     for model in models:
-        for layer in model.layers:
-            layer.grads = {}
-            for name, value in list(vars(layer).items()):
-                if hasattr(value, "shape") and hasattr(value, "dtype"):
-                    setattr(layer, name, None)
+        for outer in model.layers:
+            # a wrapper (SpectralNorm) keeps its own layer, whose caches count too
+            for layer in (outer, getattr(outer, "layer", None)):
+                if layer is None:
+                    continue
+                layer.grads = {}
+                for name, value in list(vars(layer).items()):
+                    if hasattr(value, "shape") and hasattr(value, "dtype"):
+                        setattr(layer, name, None)
     free_memory_pool()
 
 

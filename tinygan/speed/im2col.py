@@ -73,7 +73,10 @@ def im2col_fast(x, k, stride, padding, out=None, name="pad"):
 def col2im_fast(cols, x_shape, stride, padding, out=None, name=None):
     """tinygan.im2col.col2im in q*q additions when stride divides k (see above), as
     (image, buffer): the image is a view of the buffer, which is `out` recycled, or the shared
-    scratch buffer `name`; it is valid until that buffer's next use."""
+    scratch buffer `name`; it is valid until that buffer's next use. Two cases return `out`
+    untouched: a whole-window layer (1 x 1 output, k x k image, no padding), whose image is a
+    view of `cols` itself, and a stride that does not divide k, whose image is the textbook
+    col2im's new array."""
     xp = array_module(cols)
     n, oh, ow, k, _, c = cols.shape
     _, h, w, _ = x_shape

@@ -1,10 +1,11 @@
 """Fast Adam: the textbook update (tinygan/optim.py) in blocks that stay in cache.
 
-The textbook update is ten whole-array passes over the flat parameters, moments and gradient,
-each streaming millions of numbers through memory. Here the arrays are cut into blocks of
-BLOCK numbers, and all ten passes run on one block while it sits in the core's cache before
-the next block; the blocks are shared among the cores (threads.py). The result equals the
-textbook one to float round-off (tests/test_speed.py). On a GPU the textbook update runs.
+The textbook update is thirteen whole-array passes over the flat parameters, moments and
+gradient, each streaming millions of numbers through memory. Here the arrays are cut into
+blocks of BLOCK numbers, and all thirteen passes run on one block while it sits in the core's
+cache before the next block; the blocks are shared among the cores (threads.py). The result
+equals the textbook one to float round-off (tests/test_speed.py). On a GPU the textbook update
+runs.
 """
 
 import numpy as np

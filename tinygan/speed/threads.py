@@ -37,7 +37,8 @@ def threads():
     core this process may use."""
     global _count
     if _count is None:
-        for name in ("TINYGAN_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        for name in ("TINYGAN_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                     "MKL_NUM_THREADS"):
             value = os.environ.get(name, "").strip()
             if value.isdigit() and int(value) > 0:
                 _count = int(value)
