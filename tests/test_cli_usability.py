@@ -156,6 +156,10 @@ def test_info_on_an_export_shows_its_epoch_and_what_its_weights_are(run6, tmp_pa
     out = invoke("info", exported).output
     assert "step: 6  epoch: 1.50" in out        # 6 steps of 4 per epoch (64 faces, batch 16)
     assert "generator (G, mean of 2):" in out and "G_ema" not in out
+    with_d = tmp_path / "gd.npz"
+    assert invoke("export", run6[0], "--out", with_d, "--average", 2, "--with-d").exit_code == 0
+    out = invoke("info", with_d).output
+    assert "generator (G_ema, mean of 2):" in out and "discriminator:" in out
 
 
 def test_info_without_an_argument_and_runs_list_the_newest_run(run6, tmp_path, monkeypatch):

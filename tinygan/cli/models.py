@@ -55,9 +55,10 @@ def _parameter_counts(arrays, meta):
     def count(part):
         return sum(v.size for k, v in ckpt.section(arrays, part).items()
                    if not k.endswith(("running_mean", "running_var")))
-    if not ckpt.section(arrays, "D"):
+    if "weights" in meta or not ckpt.section(arrays, "D"):   # an export, with or without D
         part = "G_ema" if ckpt.section(arrays, "G_ema") else "G"
-        return [(f"generator ({meta.get('weights', part)})", count(part))]
+        found = [(f"generator ({meta.get('weights', part)})", count(part))]
+        return found + ([("discriminator", count("D"))] if count("D") else [])
     labels = dict(G="G", G_ema="G_ema (moving average of G)", D="D")
     return [(labels[part], count(part)) for part in labels if count(part)]
 
