@@ -24,7 +24,8 @@ from tinygan import checkpoint as ckpt
 from tinygan.cli import main
 from tinygan.demo import demo_faces
 from tinygan.generate import find_checkpoint
-from tinygan.train import RunLock, Trainer, TrainingError, write_config
+from tinygan.runfolder import RunLock, TrainingError, write_config
+from tinygan.train import Trainer
 
 TINY = ["--data", "demo", "--demo-count", "128", "--size", "32", "--nz", "16", "--ngf", "8",
         "--ndf", "8", "--batch", "16", "--sample-every", "1000", "--device", "cpu"]

@@ -35,8 +35,8 @@ from . import launch
 from .backend import array_module, device_of, to_device, to_host, use_gpu
 from .gan import GAN
 from .layers import BatchNorm2d
+from .runfolder import RunLock, TrainingError
 from .speed import FastBatchNorm2d
-from .train import RunLock, TrainingError
 
 LEAVE_SECONDS = 10   # how long a rank that stops waits for the others to stop as well
 

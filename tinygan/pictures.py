@@ -1,5 +1,5 @@
 """What a run folder shows while it trains: the fixed-noise progress grids, the grid of real
-training images, and the GIF of the progress grids (see tinygan/train.py for the folder)."""
+training images, and the GIF of the progress grids (see tinygan/records.py for the folder)."""
 
 import os
 
