@@ -162,6 +162,31 @@ def test_info_on_an_export_shows_its_epoch_and_what_its_weights_are(run6, tmp_pa
     assert "generator (G_ema, mean of 2):" in out and "discriminator:" in out
 
 
+def test_a_stray_ckpt_file_and_a_non_checkpoint_are_not_taken_for_checkpoints(run6, tmp_path):
+    run = copy_of(run6, tmp_path)
+    shutil.copy(run / "ckpt_00000006.npz", run / "ckpt_best.npz")   # a copy the user made
+    assert "file: " + str(run / "ckpt_00000006.npz") in invoke("info", run).output
+    r = invoke("runs", "--dir", tmp_path)
+    assert r.exit_code == 0 and "ckpt_00000006.npz" in r.output, r.output
+    r = invoke("train", "--resume", run, "--more-steps", 1)
+    assert r.exit_code == 0 and (run / "ckpt_00000007.npz").exists(), r.output
+    picture = tmp_path / "face.png"
+    Image.new("RGB", (8, 8)).save(picture)
+    r = invoke("info", picture)
+    assert r.exit_code == 2 and f"{picture}: not a checkpoint (.npz) file" in r.output
+
+
+def test_an_unwritable_out_is_named_and_leaves_no_temporary_file(run6, tmp_path):
+    out = tmp_path / "no-such-folder" / "faces.png"
+    r = invoke("sample", "-n", 4, "--checkpoint", run6[0], "--out", out, "--device", "cpu")
+    assert r.exit_code == 2 and f"cannot write {out}:" in r.output, r.output
+    blocker = tmp_path / "taken"
+    blocker.mkdir()   # a folder where the picture should go: the rename fails
+    r = invoke("sample", "-n", 4, "--checkpoint", run6[0], "--out", blocker, "--device", "cpu")
+    assert r.exit_code == 2 and f"cannot write {blocker}:" in r.output, r.output
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 def test_info_without_an_argument_and_runs_list_the_newest_run(run6, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     os.makedirs("runs")

@@ -57,9 +57,9 @@ def command(ranks, *args):
     return CLI + args if ranks == 1 else [MPIEXEC, "-n", str(ranks)] + CLI + args
 
 
-def tinygan(ranks, *args, timeout=120):
+def tinygan(ranks, *args, timeout=120, cwd=REPO):
     return subprocess.run(command(ranks, *args), env=ENV, capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
+                          timeout=timeout, cwd=cwd)
 
 
 def train(ranks, run_dir, *args, options=TINY):
@@ -206,7 +206,7 @@ def test_ranks_without_mpi4py_say_what_to_install(tmp_path, stub):
         assert result.returncode == 2, result.stderr
         if rank == "0":
             errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-            assert len(errors) == 1 and "pip install 'tinygan[mpi]'" in errors[0], result.stderr
+            assert len(errors) == 1 and "pip install mpi4py mpich" in errors[0], result.stderr
             assert "Traceback" not in result.stderr
         else:   # the same error: rank 0 reports it
             assert result.stderr == result.stdout == "", result.stderr
@@ -252,3 +252,12 @@ def test_a_rank_killed_mid_run_stops_the_others_and_the_run_resumes(tmp_path):
     result = tinygan(2, "train", "--resume", run, "--steps", max(steps) + 2)
     assert result.returncode == 0, result.stderr
     assert final_state(run)[1] == max(steps) + 2
+
+
+def test_ranks_started_without_out_name_one_run_folder(tmp_path):
+    """The default run name holds the time; every rank uses rank 0's."""
+    result = tinygan(2, "train", *TINY, "--steps", 2, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    folders = list((tmp_path / "runs").iterdir())
+    assert len(folders) == 1 and folders[0].name.startswith("demo-")
+    assert ckpt.list_checkpoints(folders[0])

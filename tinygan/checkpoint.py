@@ -6,8 +6,9 @@ Layout of a checkpoint file (every entry a plain array; nothing is ever pickled)
     D/<name>         discriminator, likewise
     G_ema/<name>     the moving average of the generator, used for samples
     optG/<key>, optD/<key>   Adam state ('m/3.W', 'v/3.W', 't')
-A generator export (`tinygan export`) holds meta and G_ema/ (or G/ with --raw), and D/ if it was
-exported with --with-d, as the shipped models were; no optimizer state.
+A generator export (`tinygan export`) holds meta and G_ema/ (whatever its weights are, which
+meta['weights'] names), and D/ if it was exported with --with-d, as the shipped models were;
+no optimizer state.
 
 Writing goes to a temporary file in the same folder, is flushed to disk, then renamed over
 the final name: a crash at any moment leaves either the old file or the new one, never half
@@ -111,6 +112,8 @@ def _read_npz(path):
     except CheckpointError:
         raise
     except ValueError as exc:
+        if not zipfile.is_zipfile(path):   # np.load takes any other file for a pickle
+            raise CheckpointError(f"{path}: not a checkpoint (.npz) file") from None
         if "pickle" in str(exc).lower():
             raise CheckpointError(f"{path}: holds pickled objects, which are never loaded") from None
         raise CheckpointError(f"{path}: corrupt checkpoint ({exc})") from None
@@ -191,8 +194,11 @@ def checkpoint_path(run_dir, step):
 
 
 def list_checkpoints(run_dir):
-    """Checkpoint files of a run, newest (highest step) first."""
-    return sorted(glob.glob(os.path.join(run_dir, f"{PREFIX}*.npz")), reverse=True)
+    """Checkpoint files of a run, newest (highest step) first; a file of another name that
+    starts like one (ckpt_best.npz, a copy the user made) is not the run's."""
+    found = glob.glob(os.path.join(run_dir, f"{PREFIX}*.npz"))
+    return sorted((p for p in found if os.path.basename(p)[len(PREFIX):-len(".npz")].isdigit()),
+                  reverse=True)
 
 
 def step_of(path):

@@ -274,7 +274,8 @@ def _mouth(draw, rng, f, skin):
     elif style == "line":
         draw.line([f.pt(-w * 0.7, y), f.pt(w * 0.7, y)], fill=line, width=stroke)
     elif style == "open":
-        # Upper half of an ellipse cut off flat: an open, happy mouth.
+        # Lower half of an ellipse (Pillow counts angles clockwise), flat on top: an open,
+        # happy mouth.
         draw.chord(f.ellipse(0, y - 0.01, w, 0.03), 0, 180, fill=(170, 50, 60))
     else:  # "cat": the little w-shaped mouth
         for side in (-1, 1):

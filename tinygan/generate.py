@@ -53,7 +53,7 @@ def find_checkpoint(path=None, runs_dir="runs"):
     if os.path.exists(os.path.join(PRETRAINED_DIR, f"{DEFAULT_MODEL}.npz")):
         return shipped_model(DEFAULT_MODEL)
     raise NoModelError("no trained model found: train one with `tinygan train --data demo "
-                       "--steps 500`, or pass --checkpoint")
+                       "--steps 500`, or give a checkpoint")
 
 
 def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True):

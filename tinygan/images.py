@@ -68,9 +68,7 @@ def tile_spread(images):
 
 def save_png(array, path):
     """Write a uint8 picture atomically (a reader never sees half a file)."""
-    tmp = f"{path}.tmp"
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    _write_atomically(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
 def save_gif(frames, path, duration_ms=120, last_frame_ms=1500):
@@ -79,7 +77,19 @@ def save_gif(frames, path, duration_ms=120, last_frame_ms=1500):
         return
     pictures = [Image.fromarray(f) for f in frames]
     durations = [duration_ms] * (len(frames) - 1) + [last_frame_ms]
+    _write_atomically(path, lambda tmp: pictures[0].save(
+        tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=durations,
+        loop=0))
+
+
+def _write_atomically(path, write):
+    """write(tmp) then rename tmp to path; on failure no temporary file is left, and the
+    error names `path`, the file the user asked for."""
     tmp = f"{path}.tmp"
-    pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=durations, loop=0)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None

@@ -57,8 +57,8 @@ def world():
         from mpi4py import MPI
     except Exception as exc:   # not installed, or installed without a working MPI library
         raise ParallelError(f"{ranks} ranks were started, but mpi4py cannot be used ("
-                            f"{exc.__class__.__name__}: {exc}); install it with: pip install "
-                            "'tinygan[mpi]'") from None
+                            f"{exc.__class__.__name__}: {exc}); install it with: pip install mpi4py "
+                            "mpich (tinygan's mpi extra)") from None
     return MPIWorld(MPI)
 
 
@@ -66,6 +66,9 @@ class World:
     """One process alone: nothing to share, nothing to check."""
 
     rank, size = 0, 1
+
+    def broadcast(self, value):
+        return value
 
     def argument_problem(self, config, run_dir):
         """Why these ranks cannot train with these settings, or None: the batch is shared

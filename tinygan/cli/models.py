@@ -71,7 +71,10 @@ def runs(root):
     the newest checkpoint, the data, the image size, the last logged losses of D and G, and
     the newest checkpoint's file."""
     from ..runs import find_runs, summarise
-    found = [summarise(r) for r in find_runs(root)]
+    try:
+        found = [summarise(r) for r in find_runs(root)]
+    except OSError as exc:   # a folder that cannot be read
+        fail(f"--dir {root}: {exc.strerror or exc}")
     if not found:
         click.echo(f"no runs under {root}/: start one with tinygan train --data demo "
                    "--steps 200 --size 32", err=True)

@@ -169,8 +169,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         if not data:
             fail("--data is required (a zip, a tar, a folder, a .npy/.npz, or 'demo'); "
                  "or --resume RUN_DIR")
+        # one time stamp for every rank: ranks started a second apart must name the same folder
         name = name or f"{os.path.splitext(os.path.basename(data.rstrip('/')))[0]}-" \
-                        f"{time.strftime('%Y%m%d-%H%M%S')}"
+                        f"{world.broadcast(time.strftime('%Y%m%d-%H%M%S'))}"
         run_dir = out or os.path.join("runs", name)
         if ckpt.list_checkpoints(run_dir):
             fail(f"{run_dir} already holds a run; use --resume {quote(run_dir)} or another --out")
