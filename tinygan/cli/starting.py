@@ -53,18 +53,12 @@ def resume_options(ctx):
     since the run goes on with those of its config.json."""
     given = [p for p in ctx.command.params
              if ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
-    fixed = [_as_typed(p, ctx.params[p.name]) for p in given if p.name not in RESUMABLE]
+    fixed = [_typed(p.opts[0], ctx.params[p.name]) for p in given if p.name not in RESUMABLE]
     if fixed:
         fail(f"{', '.join(fixed)}: a resumed run keeps the settings it started with "
              "(config.json); only its length, --on-nan, --device, --keep and the --*-every "
              "options can change")
     return {p.name: ctx.params[p.name] for p in given if p.name in BOOKKEEPING}
-
-
-def _as_typed(option, value):
-    """The option as the user typed it: --no-flip for a False --flip/--no-flip."""
-    off = getattr(option, "secondary_opts", None)
-    return off[0] if off and value is False else option.opts[0]
 
 
 def stop_if_finished(run_dir, step, total):
@@ -140,13 +134,13 @@ def check_init(init, config):
     from ..models import GENERATOR_KEYS
     for key in GENERATOR_KEYS:
         if init.config.get(key) != config[key]:
-            fail(f"--init {init.path}: it was trained with {_typed(key, init.config.get(key))}, "
-                 f"this run uses {_typed(key, config[key])}")
+            flag = "--" + key.replace("_", "-")
+            fail(f"--init {init.path}: it was trained with {_typed(flag, init.config.get(key))}, "
+                 f"this run uses {_typed(flag, config[key])}")
 
 
-def _typed(key, value):
-    """A config entry as its option: '--ngf 64', '--attention' or '--no-attention'."""
-    flag = "--" + key.replace("_", "-")
+def _typed(flag, value):
+    """An option with its value as typed: '--ngf 64', '--attention' or '--no-attention'."""
     if isinstance(value, bool):
         return flag if value else flag.replace("--", "--no-", 1)
     return f"{flag} {value}"
