@@ -37,6 +37,9 @@ def step_noise(config, step):
 
 
 class Trainer(RunRecords):
+    """One training run: the loop is here, the run folder's side in RunRecords (records.py).
+    `config` is the run's config.json; `images` a uint8 (N, S, S, 3) array or memory map."""
+
     def __init__(self, config, run_dir, images, device="cpu", log=print):
         self.config, self.run_dir, self.device, self.log = config, run_dir, device, log
         self.gan = self.new_gan()
