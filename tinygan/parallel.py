@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from . import launch
-from .backend import array_module, device_of, to_device, to_host, use_gpu
+from .backend import array_module, device_of, to_device, to_host
 from .gan import GAN
 from .layers import BatchNorm2d
 from .runfolder import RunLock, TrainingError
@@ -91,10 +91,6 @@ class World:
     def run_folder(self, run_dir):
         os.makedirs(run_dir, exist_ok=True)
         return RunLock(run_dir)
-
-    def trainer(self, config, run_dir, images, device="cpu", log=print):
-        from .train import Trainer
-        return Trainer(config, run_dir, images, device=device, log=log)
 
 
 class MPIWorld(World):
@@ -206,12 +202,6 @@ class MPIWorld(World):
         finally:
             if lock is not None:
                 lock.__exit__(None, None, None)
-
-    def trainer(self, config, run_dir, images, device="cpu", log=print):
-        from .train_parallel import ParallelTrainer
-        if device == "gpu":
-            use_gpu(launch.local_rank())
-        return ParallelTrainer(self, config, run_dir, images, device=device, log=log)
 
     # -- stopping ---------------------------------------------------------------------------
     def leave(self):

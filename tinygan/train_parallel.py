@@ -18,9 +18,21 @@ import hashlib
 
 import numpy as np
 
+from . import launch
+from .backend import use_gpu
 from .batches import Batches
 from .parallel import ParallelError, ParallelGAN
 from .train import Trainer
+
+
+def trainer_for(world, config, run_dir, images, device="cpu", log=print):
+    """This process's Trainer: a plain one alone, a ParallelTrainer as one of several ranks
+    (each rank of a machine on its own GPU, r mod the visible GPUs)."""
+    if world.size == 1:
+        return Trainer(config, run_dir, images, device=device, log=log)
+    if device == "gpu":
+        use_gpu(launch.local_rank())
+    return ParallelTrainer(world, config, run_dir, images, device=device, log=log)
 
 
 class ParallelTrainer(Trainer):

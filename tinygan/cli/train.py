@@ -148,6 +148,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
     """
     from .. import parallel
     from ..runfolder import TrainingError, planned_steps
+    from ..train_parallel import trainer_for
 
     try:
         world = parallel.world()   # this process alone, or one of the ranks mpiexec started
@@ -206,8 +207,8 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
     total = planned_steps(config, steps_per_epoch)
     try:
         with world.run_folder(run_dir):   # rank 0's alone when several ranks train
-            trainer = world.trainer(config, run_dir, images, device=device,
-                                    log=lambda m: click.echo(m, err=True))
+            trainer = trainer_for(world, config, run_dir, images, device=device,
+                                  log=lambda m: click.echo(m, err=True))
             if resume:
                 trainer.resume()
                 starting.stop_if_finished(run_dir, trainer.step, total)   # the data shrank since
