@@ -41,10 +41,9 @@ def resume_config(run_dir, steps, epochs, more_steps):
 
 
 # what a resumed run may change: its length, what to do on NaN, and its bookkeeping
-RESUMABLE = {"resume", "steps", "epochs", "more_steps", "on_nan", "device", "tf32",
-             "inject_nan_at", "log_every", "sample_every", "ckpt_every", "keep",
-             "milestone_every"}
 BOOKKEEPING = ("log_every", "sample_every", "ckpt_every", "keep", "milestone_every")
+RESUMABLE = {"resume", "steps", "epochs", "more_steps", "on_nan", "device", "tf32",
+             "inject_nan_at", *BOOKKEEPING}
 
 
 def resume_options(ctx):

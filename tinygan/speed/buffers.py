@@ -53,15 +53,13 @@ def release(*models):
     Everything is allocated again, once, by the next call that needs it."""
     _buffers.clear()
     for model in models:
-        for outer in model.layers:
-            # a wrapper (SpectralNorm) keeps its own layer, whose caches count too
-            for layer in (outer, getattr(outer, "layer", None)):
-                if layer is None:
-                    continue
-                layer.grads = {}
-                for name, value in list(vars(layer).items()):
-                    if hasattr(value, "shape") and hasattr(value, "dtype"):
-                        setattr(layer, name, None)
+        # a wrapper (SpectralNorm) keeps its own layer, whose caches count too
+        wrapped = [layer.layer for layer in model.layers if hasattr(layer, "layer")]
+        for layer in model.layers + wrapped:
+            layer.grads = {}
+            for name, value in list(vars(layer).items()):
+                if hasattr(value, "shape") and hasattr(value, "dtype"):
+                    setattr(layer, name, None)
     free_memory_pool()
 
 
