@@ -125,7 +125,6 @@ def train_on_both(config, dtype=np.float32, steps=3):
 @pytest.mark.parametrize("recipe", [dict(recipe="dcgan", label_noise=0.1),
                                     dict(recipe="modern", d_norm="spectral", mbstd=True,
                                          augment="color,translation,cutout"),
-                                    dict(recipe="modern", r1=1.0, r1_every=2),
                                     dict(recipe="modern", g_norm="pixel")])
 def test_training_steps_match_cpu(gpu, recipe):
     config = dict(size=32, nz=32, ngf=16, ndf=16, **recipe)
@@ -139,13 +138,19 @@ def test_training_steps_match_cpu(gpu, recipe):
         np.testing.assert_allclose(b[key], a[key], rtol=1e-2, atol=1e-4, err_msg=key)
 
 
-def test_attention_training_steps_match_cpu_in_float64(gpu):
-    """In float32, Adam's first steps amplify the round-off of the nearly-zero gradients of an
-    attention layer whose gamma has just left 0; in float64 the two devices agree closely."""
-    config = dict(size=32, nz=32, ngf=16, ndf=16, recipe="modern", attention=True)
-    cpu, on_gpu, _ = train_on_both(config, dtype=np.float64)
+@pytest.mark.parametrize("recipe", [dict(attention=True), dict(r1=1.0, r1_every=2)])
+def test_training_steps_match_cpu_in_float64(gpu, recipe):
+    """In float32, Adam's first steps amplify the round-off of nearly-zero gradients (of an
+    attention layer whose gamma has just left 0; of weights R1's finite differences barely
+    move) into differences of the order of the learning rate, where the two devices sum in
+    another order; in float64 they agree closely."""
+    config = dict(size=32, nz=32, ngf=16, ndf=16, recipe="modern", **recipe)
+    cpu, on_gpu, reports = train_on_both(config, dtype=np.float64)
+    for out_c, out_g in reports:
+        for key in out_c:
+            np.testing.assert_allclose(float(out_g[key]), float(out_c[key]), rtol=1e-7)
     a, b = cpu.state_arrays(), on_gpu.state_arrays()
-    assert a.keys() == b.keys() and any("gamma" in key for key in a)
+    assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_allclose(b[key], a[key], rtol=1e-7, atol=1e-10, err_msg=key)
 
