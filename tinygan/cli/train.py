@@ -94,7 +94,9 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "and the --*-every options may change.")
 @click.option("--init", "init_from", type=click.Path(dir_okay=True),
               help="Start from this checkpoint, run folder or exported generator, or a "
-              "shipped model ('anime', 'human'): fine-tuning; optimizer state starts fresh. "
+              "shipped model ('anime', 'human'): fine-tuning; optimizer state and the "
+              "moving average's warm-up start fresh, so to train a run longer use --resume "
+              "(a restart on the same data drew more smeared faces: docs 20). "
               "--attention, --g-norm, --d-norm and --mbstd follow the model unless given.")
 @click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True,
               help="Steps per row of log.csv and per update of the progress bar's numbers.")
