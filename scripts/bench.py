@@ -11,7 +11,7 @@ same definition scripts/bench_torch.py uses, so the two can be compared directly
 --attention, the attention layers' products count too).
 
 The "GEMM floor" is the step's matrix products alone: every product one step makes (recorded
-through tinygan.speed.conv.gemm, with its shapes and memory layouts) is replayed on its own into
+through tinygan.fast.conv.gemm, with its shapes and memory layouts) is replayed on its own into
 preallocated outputs. step / floor says how much the rest (im2col, col2im, BatchNorm,
 activations, Adam) adds on top of the arithmetic.
 """
@@ -47,7 +47,7 @@ def parse():
     p.add_argument("--attention", action="store_true",
                    help="networks with self-attention on their 16 x 16 maps (--attention)")
     p.add_argument("--textbook", action="store_true",
-                   help="build the networks from the textbook layers instead of tinygan/speed/")
+                   help="build the networks from the textbook layers instead of tinygan/fast/")
     return p.parse_args()
 
 
@@ -56,14 +56,14 @@ args = parse()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 os.environ["TINYGAN_THREADS"] = str(args.threads)
-# tinygan first, as its commands load it: it sets how OpenBLAS's idle threads wait
-importlib.import_module("tinygan")
+# as the tinygan command does, before NumPy loads: how OpenBLAS's idle threads wait
+importlib.import_module("tinygan.run.launch").prepare_process()
 
 import numpy as np  # noqa: E402
 
-from tinygan import backend  # noqa: E402
-from tinygan.gan import GAN  # noqa: E402
-from tinygan.models import forward_macs  # noqa: E402
+from tinygan.gan.networks import forward_macs  # noqa: E402
+from tinygan.gan.step import GAN  # noqa: E402
+from tinygan.nn import backend  # noqa: E402
 
 
 def instrument(model, tag, table):
@@ -86,7 +86,7 @@ def instrument(model, tag, table):
 
 def record_gemms(gan, real, z):
     """[(a, b)] template arrays with the shapes and layouts of every product of one step."""
-    from tinygan.speed import conv
+    from tinygan.fast import conv
     seen, templates, original = [], {}, conv.gemm
 
     def recording(a, b, out=None):

@@ -96,8 +96,8 @@ main(sys.argv[1:], prog_name="tinygan")
 def phase_decode(args):
     from tqdm import tqdm
 
-    from tinygan.cache import cache_path
-    from tinygan.data import load_images
+    from tinygan.data.cache import cache_path
+    from tinygan.data.load import load_images
     if os.path.exists(cache_path(args.zip, args.size)):   # measure a build, not a reuse
         os.remove(cache_path(args.zip, args.size))
     start = time.perf_counter()
@@ -111,7 +111,7 @@ def phase_decode(args):
 
 
 def phase_reuse(args):
-    from tinygan.data import load_images
+    from tinygan.data.load import load_images
     start = time.perf_counter()
     images, report = load_images(args.zip, args.size)
     return dict(images=len(images), from_cache=report.from_cache,
@@ -119,8 +119,8 @@ def phase_reuse(args):
 
 
 def phase_epoch(args):
-    from tinygan.batches import Batches
-    from tinygan.data import load_images
+    from tinygan.data.batches import Batches
+    from tinygan.data.load import load_images
     images, _ = load_images(args.zip, args.size)
     batches = Batches(images, args.batch, seed=0, flip=True)
     before = rss_mb()

@@ -59,7 +59,7 @@ def worker(args):
 
     import numpy as np
 
-    from tinygan import parallel
+    from tinygan.run import mpi as parallel
 
     world = parallel.world()
     if world.size == 1:

@@ -35,7 +35,8 @@ from collections import defaultdict
 import numpy as np
 from PIL import Image
 
-from tinygan.generate import (
+from tinygan.data.images import grid
+from tinygan.draw.generate import (
     SHIPPED,
     discriminator_scores,
     find_checkpoint,
@@ -44,7 +45,7 @@ from tinygan.generate import (
     load_generator,
     shipped_model,
 )
-from tinygan.images import grid, sharpness
+from tinygan.metrics.sharpness import sharpness
 
 FACES, COLS = 64, 8
 
@@ -127,7 +128,7 @@ def marks_by_face(rounds, model, truncation):
 
 def scores(model, truncation, seeds, by):
     """Each face's score, grid by grid: D's logit as `sample --best` scores it, or
-    images.sharpness as `sample --sharpest` does."""
+    metrics.sharpness as `sample --sharpest` does."""
     G, D, meta = load(model, with_discriminator=by == "discriminator")
     out = []
     for seed in seeds:

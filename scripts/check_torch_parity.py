@@ -32,7 +32,7 @@ def main():
         sys.exit("this check needs PyTorch: pip install torch")
     from bench_torch import build_models
 
-    from tinygan.gan import GAN
+    from tinygan.gan.step import GAN
 
     torch.manual_seed(0)
     tG, tD = build_models(args.size, 100, args.ngf, args.ndf)

@@ -17,12 +17,12 @@ import os
 
 import numpy as np
 
-from tinygan import checkpoint as ckpt
-from tinygan.data import load_images
-from tinygan.gan import recalibrate_batchnorm
-from tinygan.generate import generate, latent
-from tinygan.models import generator_for
-from tinygan.swd import swd
+from tinygan.data.load import load_images
+from tinygan.draw.generate import generate, latent
+from tinygan.gan.networks import generator_for
+from tinygan.gan.step import recalibrate_batchnorm
+from tinygan.metrics.swd import swd
+from tinygan.run import checkpoint as ckpt
 
 
 def main():

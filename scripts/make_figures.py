@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tinygan.im2col import col2im, conv_output_size, im2col
-from tinygan.layers import ConvTranspose2d
+from tinygan.nn.im2col import col2im, conv_output_size, im2col
+from tinygan.nn.layers import ConvTranspose2d
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "figures"
 

@@ -10,7 +10,7 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tinygan.images import save_gif
+from tinygan.data.images import save_gif
 
 CELL, PAD = 64, 2   # the layout tinygan's progress grids use (images.grid)
 

@@ -8,8 +8,8 @@ import argparse
 
 import numpy as np
 
-from tinygan.data import load_images
-from tinygan.images import grid, save_png
+from tinygan.data.images import grid, save_png
+from tinygan.data.load import load_images
 
 
 def main():

@@ -19,8 +19,8 @@ import resource
 import tempfile
 import time
 
-from tinygan.data import load_images
-from tinygan.train import Trainer
+from tinygan.data.load import load_images
+from tinygan.run.trainer import Trainer
 
 
 def rss_mb():

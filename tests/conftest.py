@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tinygan import backend, speed
+from tinygan import fast as speed
 from tinygan.cli import main
+from tinygan.nn import backend
 
 TINY = ["--size", "32", "--ngf", "8", "--ndf", "8", "--batch", "16", "--demo-count", "64",
         "--log-every", "2", "--device", "cpu"]
@@ -95,7 +96,7 @@ def randomized(layer, seed=0):
 
 
 def assert_grads_ok(layer, x, train=True):
-    from tinygan.gradcheck import check_layer
+    from tinygan.nn.gradcheck import check_layer
     errors = check_layer(layer, x, train)
     assert set(errors) == {"x", *layer.params}
     for name, err in errors.items():

@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
-from tinygan import parallel
-from tinygan.gan import GAN
+from tinygan.gan.step import GAN
+from tinygan.run import mpi as parallel
 
 
 def recording(gan):

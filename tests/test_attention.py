@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from conftest import TINY, assert_grads_ok, invoke, randomized
 
-from tinygan import checkpoint as ckpt
-from tinygan.layers import SelfAttention
-from tinygan.layers.attention import softmax_last_axis
-from tinygan.models import attention_side, build, forward_macs
-from tinygan.recipes import complete
+from tinygan.gan.networks import attention_side, build, forward_macs
+from tinygan.gan.recipes import complete
+from tinygan.nn.layers import SelfAttention
+from tinygan.nn.layers.attention import softmax_last_axis
+from tinygan.run import checkpoint as ckpt
 
 
 def attention(channels=16, seed=0, **sizes):

@@ -45,7 +45,7 @@ def marked(indices):
 
 
 def test_discriminator_measure_reads_one_when_d_ranks_the_marked_faces_last(tiny_run, capsys):
-    from tinygan.generate import find_checkpoint, latent, load_generator
+    from tinygan.draw.generate import find_checkpoint, latent, load_generator
     G, D, meta = load_generator(find_checkpoint(str(tiny_run)), with_discriminator=True)
     z = latent(1, 64, meta["config"]["nz"])
     order = np.argsort(D.forward(G.forward(z, train=False), train=True).ravel())
@@ -61,8 +61,8 @@ def test_discriminator_measure_reads_one_when_d_ranks_the_marked_faces_last(tiny
 
 
 def test_sharpness_measure_pools_raters_of_two_rounds_who_saw_the_same_faces(tiny_run, capsys):
-    from tinygan.generate import find_checkpoint, generate, latent, load_generator
-    from tinygan.images import sharpness
+    from tinygan.draw.generate import find_checkpoint, generate, latent, load_generator
+    from tinygan.metrics.sharpness import sharpness
     G, _, meta = load_generator(find_checkpoint(str(tiny_run)))
     order = np.argsort(sharpness(generate(G, latent(2, 64, meta["config"]["nz"]))))
     rounds = []

@@ -14,11 +14,11 @@ import pytest
 from conftest import TINY, invoke
 from PIL import Image
 
-from tinygan import data as data_module
 from tinygan.cli import main
-from tinygan.demo import demo_faces
-from tinygan.images import tile_spread
-from tinygan.pictures import ALIKE_SPREAD
+from tinygan.data import load as data_module
+from tinygan.data.demo import demo_faces
+from tinygan.data.images import tile_spread
+from tinygan.run.progress import ALIKE_SPREAD
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinygan import cache, data
-from tinygan.batches import Batches
-from tinygan.cache import mapping_of
-from tinygan.data import load_images
+from tinygan.data import cache
+from tinygan.data import load as data
+from tinygan.data.batches import Batches
+from tinygan.data.cache import mapping_of
+from tinygan.data.load import load_images
 
 
 def write_zip(path, n, seed=0, junk=()):

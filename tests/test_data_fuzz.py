@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tinygan import sources
-from tinygan.data import DataError, decode, load_images
+from tinygan.data import sources
+from tinygan.data.load import DataError, decode, load_images
 
 SIZE = 16
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
@@ -182,7 +182,7 @@ def test_bombs_and_junk_are_skipped_with_counts(tmp_path):
     assert report.skipped == {"too large": 2, "unreadable files": 2,
                               "nested archives (not unpacked)": 1}
     # the peak memory of a fresh process (this one's peak is already set by earlier tests)
-    script = ("import resource, sys; from tinygan.data import load_images; "
+    script = ("import resource, sys; from tinygan.data.load import load_images; "
               "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
               f"load_images(sys.argv[1], {SIZE}, cache=False); "
               "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024)")

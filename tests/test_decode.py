@@ -8,9 +8,9 @@ import zipfile
 import numpy as np
 from PIL import Image
 
-from tinygan.data import load_images
-from tinygan.decode import EXIF_ORIENTATION, decode
-from tinygan.sources import NESTED
+from tinygan.data.decode import EXIF_ORIENTATION, decode
+from tinygan.data.load import load_images
+from tinygan.data.sources import NESTED
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 

@@ -1,9 +1,9 @@
-"""Tests for the built-in procedural face data set (tinygan.demo)."""
+"""Tests for the built-in procedural face data set (tinygan.data.demo)."""
 
 import numpy as np
 import pytest
 
-from tinygan.demo import demo_faces
+from tinygan.data.demo import demo_faces
 
 
 @pytest.fixture(scope="module")

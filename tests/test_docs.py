@@ -58,3 +58,27 @@ def test_figure_script_runs(tmp_path):
     written = script["make_all"](tmp_path)
     assert written and all(Path(p).stat().st_size > 0 for p in written)
     assert {Path(p).name for p in written} == {p.name for p in (DOCS / "figures").glob("*.png")}
+
+
+LINKED_PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md")),
+                *sorted((ROOT / "tinygan" / "pretrained").glob("*.md"))]
+
+
+@pytest.mark.parametrize("page", LINKED_PAGES, ids=[p.name for p in LINKED_PAGES])
+def test_every_relative_link_resolves(page):
+    """Every link to a file of the repository (not to a web address) points at one that exists."""
+    text = page.read_text(encoding="utf-8")
+    missing = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        if not (page.parent / target.split("#")[0]).exists():
+            missing.append(target)
+    assert not missing, f"{page.name}: {missing}"
+
+
+def test_the_link_check_sees_a_broken_link(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("[a](missing.py) [b](https://example.org/x) [c](page.md#top)\n")
+    with pytest.raises(AssertionError, match="missing.py"):
+        test_every_relative_link_resolves(page)

@@ -20,18 +20,18 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tinygan import checkpoint as ckpt
 from tinygan.cli import main
-from tinygan.demo import demo_faces
-from tinygan.generate import find_checkpoint
-from tinygan.runfolder import RunLock, TrainingError, write_config
-from tinygan.train import Trainer
+from tinygan.data.demo import demo_faces
+from tinygan.draw.generate import find_checkpoint
+from tinygan.run import checkpoint as ckpt
+from tinygan.run.folder import RunLock, TrainingError, write_config
+from tinygan.run.trainer import Trainer
 
 TINY = ["--data", "demo", "--demo-count", "128", "--size", "32", "--nz", "16", "--ngf", "8",
         "--ndf", "8", "--batch", "16", "--sample-every", "1000", "--device", "cpu"]
 # one BLAS thread: the models are tiny, and on a small busy machine more threads only wait
 ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-CLI = [sys.executable, "-m", "tinygan.cli"]
+CLI = [sys.executable, "-m", "tinygan"]
 
 
 def tinygan(*args, timeout=60):

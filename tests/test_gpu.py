@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from conftest import TINY, invoke
 
-from tinygan import backend, speed
-from tinygan.gan import GAN, recalibrate_batchnorm
-from tinygan.layers import (
+from tinygan import fast as speed
+from tinygan.gan.step import GAN, recalibrate_batchnorm
+from tinygan.nn import backend
+from tinygan.nn.layers import (
     BatchNorm2d,
     Conv2d,
     ConvTranspose2d,
@@ -29,7 +30,7 @@ from tinygan.layers import (
     SpectralNorm,
     Tanh,
 )
-from tinygan.losses import bce_with_logits, hinge_d, hinge_g
+from tinygan.nn.losses import bce_with_logits, hinge_d, hinge_g
 
 GPU_TINY = [a if a != "cpu" else "gpu" for a in TINY]
 
@@ -241,8 +242,8 @@ def test_cli_sample_on_gpu_equals_cpu(gpu, tiny_run, tmp_path):
 
 
 def test_sgd_momentum_resumes_on_the_device(gpu):
-    from tinygan.layers import Sequential
-    from tinygan.optim import SGD
+    from tinygan.nn.layers import Sequential
+    from tinygan.nn.optim import SGD
     net = Sequential(Linear(3, 2)).to("gpu")
     opt = SGD(net, lr=0.1, momentum=0.9)
     grad = backend.to_device(np.ones(8, dtype=np.float32), "gpu")
@@ -279,8 +280,8 @@ def test_training_step_launch_budget(standin):
 
 
 def test_sampling_and_recalibration_launch_budgets(standin):
-    from tinygan.generate import generate, latent
-    from tinygan.models import generator
+    from tinygan.draw.generate import generate, latent
+    from tinygan.gan.networks import generator
     G = generator(64).to("gpu")
     z = latent(0, 64, 100)
     generate(G, z, "gpu")
@@ -294,8 +295,8 @@ def test_sampling_and_recalibration_launch_budgets(standin):
 
 
 def test_buffers_are_released_after_sampling(standin):
-    from tinygan.generate import generate, latent
-    from tinygan.models import generator
+    from tinygan.draw.generate import generate, latent
+    from tinygan.gan.networks import generator
     G = generator(32, nz=8, ngf=8).to("gpu")
     generate(G, latent(0, 4, 8), "gpu")
     assert speed.held_bytes() == 0

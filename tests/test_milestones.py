@@ -7,7 +7,7 @@ import os
 
 from conftest import TINY, invoke
 
-from tinygan import checkpoint as ckpt
+from tinygan.run import checkpoint as ckpt
 
 
 def _steps(folder):

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from conftest import TOL, assert_grads_ok, randomized
 
-from tinygan import backend
-from tinygan.augment import (
+from tinygan.gan.augment import (
     Brightness,
     Contrast,
     Cutout,
@@ -16,8 +15,9 @@ from tinygan.augment import (
     Translation,
     shift,
 )
-from tinygan.gradcheck import HINGE_LOGITS, check_loss_function
-from tinygan.layers import (
+from tinygan.nn import backend
+from tinygan.nn.gradcheck import HINGE_LOGITS, check_loss_function
+from tinygan.nn.layers import (
     Conv2d,
     ConvTranspose2d,
     Flatten,
@@ -28,8 +28,8 @@ from tinygan.layers import (
     Sequential,
     SpectralNorm,
 )
-from tinygan.losses import hinge_d, hinge_g
-from tinygan.optim import Adam
+from tinygan.nn.losses import hinge_d, hinge_g
+from tinygan.nn.optim import Adam
 
 # ------------------------------------------------------------------------ spectral norm
 SN_CASES = [  # (layer factory, input shape)

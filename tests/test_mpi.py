@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pytest
 
-from tinygan import checkpoint as ckpt
+from tinygan.run import checkpoint as ckpt
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MPIEXEC = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
@@ -35,7 +35,7 @@ ENV = dict(os.environ, PYTHONPATH=REPO, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREAD
 TINY = ["--data", "demo", "--demo-count", "64", "--size", "32", "--ngf", "8", "--ndf", "8",
         "--batch", "16", "--recipe", "dcgan", "--real-label", "0.9", "--label-noise", "0.1",
         "--log-every", "1", "--sample-every", "1000", "--device", "cpu"]
-CLI = [sys.executable, "-m", "tinygan.cli"]
+CLI = [sys.executable, "-m", "tinygan"]
 RELATIVE_TOLERANCE = 1e-5
 
 
@@ -169,7 +169,7 @@ def test_a_batch_that_does_not_divide_is_refused(tmp_path):
 
 
 def test_different_data_on_the_ranks_is_refused():
-    script = ("import os; import numpy as np; from tinygan import parallel; w = parallel.world(); "
+    script = ("import os; import numpy as np; from tinygan.run import mpi as parallel; w = parallel.world(); "
               "same, odd = np.zeros((4, 2, 2, 3), np.uint8), min(w.rank, 1) * np.ones(1, np.uint8); "
               "os.write(1, f'{w.data_problem(same)} {w.data_problem(same + odd)}\\n'.encode())")
     result = subprocess.run([MPIEXEC, "-n", "3", sys.executable, "-c", script], env=ENV,

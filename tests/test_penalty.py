@@ -1,15 +1,15 @@
 """The R1 penalty's weight gradient, taken as a finite difference of two weight gradients
-(tinygan/penalty.py): in float64 with a tiny step it is R1's exact gradient; at the training
+(tinygan/gan/penalty.py): in float64 with a tiny step it is R1's exact gradient; at the training
 step it is the exact gradient of D's rise along g over the step (the secant penalty S)."""
 
 import numpy as np
 import pytest
 
-from tinygan.gan import GAN
-from tinygan.gradcheck import numerical_gradient, rel_error
-from tinygan.init import dcgan_init
-from tinygan.models import discriminator
-from tinygan.penalty import STEP, r1_gradient
+from tinygan.gan.networks import discriminator
+from tinygan.gan.penalty import STEP, r1_gradient
+from tinygan.gan.step import GAN
+from tinygan.nn.dcgan_init import dcgan_init
+from tinygan.nn.gradcheck import numerical_gradient, rel_error
 
 REAL = np.random.default_rng(1).uniform(-1, 1, (4, 32, 32, 3))
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import invoke
 from PIL import Image
 
-from tinygan import checkpoint as ckpt
-from tinygan.generate import SHIPPED, generate, latent, load_generator, shipped_model
+from tinygan.draw.generate import SHIPPED, generate, latent, load_generator, shipped_model
+from tinygan.run import checkpoint as ckpt
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -103,8 +103,8 @@ def _expect_usage_error(result, text):
 def test_best_of_works_with_a_minibatch_std_discriminator(n):
     """D's minibatch-std channel takes groups of 4 images: 4n faces, cut into parts of about
     64 for D's batch statistics, must be cut at whole groups (100 = 50 + 50 would not be)."""
-    from tinygan.generate import best_of, discriminator_scores
-    from tinygan.models import build
+    from tinygan.draw.generate import best_of, discriminator_scores
+    from tinygan.gan.networks import build
     G, D = build(dict(size=32, nz=8, ngf=8, ndf=8, mbstd=True), np.random.default_rng(0))
     z = np.random.default_rng(1).standard_normal((4 * n, 8)).astype(np.float32)
     faces, scores = discriminator_scores(G, D, z)
@@ -117,9 +117,9 @@ def test_best_of_ranks_by_d_with_the_batch_statistics_of_each_64_faces():
     """best_of returns the faces in the order D's scores give when D normalises each batch of
     64 generated faces with that batch's statistics, as in training, not with its running
     statistics (which rank them differently here)."""
-    from tinygan.generate import STATISTICS_BATCH, best_of
-    from tinygan.images import to_uint8
-    from tinygan.models import build
+    from tinygan.data.images import to_uint8
+    from tinygan.draw.generate import STATISTICS_BATCH, best_of
+    from tinygan.gan.networks import build
     G, D = build(dict(size=32, nz=8, ngf=8, ndf=8), np.random.default_rng(0))
     z = np.random.default_rng(1).standard_normal((2 * STATISTICS_BATCH, 8)).astype(np.float32)
     faces, train_scores, eval_scores = [], [], []

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from conftest import TINY, invoke
 
-from tinygan import checkpoint as ckpt
-from tinygan.augment import DiffAugment
-from tinygan.gan import GAN
-from tinygan.init import dcgan_init
-from tinygan.layers import BatchNorm2d, MinibatchStd, PixelNorm, SpectralNorm
-from tinygan.losses import hinge_g
-from tinygan.models import discriminator_for, generator_for
-from tinygan.recipes import RECIPES, complete
+from tinygan.gan.augment import DiffAugment
+from tinygan.gan.networks import discriminator_for, generator_for
+from tinygan.gan.recipes import RECIPES, complete
+from tinygan.gan.step import GAN
+from tinygan.nn.dcgan_init import dcgan_init
+from tinygan.nn.layers import BatchNorm2d, MinibatchStd, PixelNorm, SpectralNorm
+from tinygan.nn.losses import hinge_g
+from tinygan.run import checkpoint as ckpt
 
 SMALL = dict(size=32, nz=8, ngf=8, ndf=8)
 
@@ -226,7 +226,7 @@ def test_a_dcgan_run_from_before_recipes_resumes_as_dcgan(tmp_path):
 def test_batch_rules_are_the_same_for_one_process_and_for_ranks(ranks, batch, mbstd, message):
     """One rule, in World, for a plain process and for MPI ranks (MPIWorld adds its own
     agreement checks first)."""
-    from tinygan.parallel import World
+    from tinygan.run.mpi import World
     world = World()
     world.size = ranks
     problem = world.argument_problem(dict(batch=batch, mbstd=mbstd), "runs/x")

@@ -1,11 +1,12 @@
-"""images.sharpness, the blur measure that `sample --sharpest` picks faces with: its value by
+"""metrics.sharpness, the blur measure that `sample --sharpest` picks faces with: its value by
 hand, what it ignores, and that the command keeps the sharpest faces of four times as many."""
 
 import numpy as np
 from conftest import invoke
 from PIL import Image
 
-from tinygan.images import grid, sharpness
+from tinygan.data.images import grid
+from tinygan.metrics.sharpness import sharpness
 
 
 def picture(value, size=8):
@@ -47,7 +48,7 @@ def test_only_the_middle_half_counts():
 
 
 def test_sample_sharpest_keeps_the_sharpest_of_four_times_as_many(tiny_run, tmp_path):
-    from tinygan.generate import find_checkpoint, generate, latent, load_generator
+    from tinygan.draw.generate import find_checkpoint, generate, latent, load_generator
     r = invoke("sample", "--sharpest", 4, "--seed", 3, "--checkpoint", tiny_run, "--out",
                tmp_path / "sharp.png", "--device", "cpu")
     assert r.exit_code == 0, r.output

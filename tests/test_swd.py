@@ -1,4 +1,4 @@
-"""Tests for the multi-scale sliced Wasserstein distance (tinygan.swd).
+"""Tests for the multi-scale sliced Wasserstein distance (tinygan.metrics.swd).
 
 All images are generated here: smooth random "textures" made by summing up-sampled random noise
 at a few octaves, so that every pyramid level has some content. The checks are behavioural:
@@ -9,8 +9,8 @@ ordered) when one set is blurred or made noisy.
 import numpy as np
 import pytest
 
-from tinygan import swd as swd_module
-from tinygan.swd import laplacian_pyramid, swd
+from tinygan.metrics import swd as swd_module
+from tinygan.metrics.swd import laplacian_pyramid, swd
 
 SIZE = 64
 N_IMAGES = 128

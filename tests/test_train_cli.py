@@ -9,10 +9,10 @@ import pytest
 from conftest import TINY, invoke, random_images
 from PIL import Image
 
-from tinygan import checkpoint as ckpt
-from tinygan.batches import Batches
-from tinygan.demo import demo_faces
-from tinygan.train import Trainer
+from tinygan.data.batches import Batches
+from tinygan.data.demo import demo_faces
+from tinygan.run import checkpoint as ckpt
+from tinygan.run.trainer import Trainer
 
 
 def test_train_writes_a_complete_run_folder(tiny_run):
@@ -88,8 +88,8 @@ def test_sample_grid_separate_and_same_face_for_n1(tiny_run, tmp_path):
 
 
 def test_sample_best_and_truncation(tiny_run, tmp_path):
-    from tinygan.generate import best_of, find_checkpoint, latent, load_generator
-    from tinygan.images import grid
+    from tinygan.data.images import grid
+    from tinygan.draw.generate import best_of, find_checkpoint, latent, load_generator
     grids = {}
     for truncation in (None, 0.5):
         out = tmp_path / f"best-{truncation}.png"
@@ -174,7 +174,7 @@ def _write_images(folder, n, size=(40, 30), mode="RGB"):
 
 
 def test_data_from_folder_zip_npy_and_any_mode(tmp_path):
-    from tinygan.data import load_images
+    from tinygan.data.load import load_images
     _write_images(tmp_path / "flat", 3)
     _write_images(tmp_path / "nested" / "a" / "b", 2, mode="L")
     _write_images(tmp_path / "nested", 2, mode="RGBA")
@@ -195,7 +195,7 @@ def test_data_from_folder_zip_npy_and_any_mode(tmp_path):
 
 
 def test_non_square_images_are_center_cropped():
-    from tinygan.data import prepare_image
+    from tinygan.data.load import prepare_image
     arr = np.zeros((20, 60, 3), np.uint8)
     arr[:, 20:40] = 255          # a white centre square
     out = prepare_image(Image.fromarray(arr), 20)
@@ -243,7 +243,7 @@ def test_corrupt_images_are_skipped_with_a_count(tmp_path):
 
 
 def test_huge_image_is_skipped_and_counted(tmp_path):
-    from tinygan.data import MAX_PIXELS, load_images
+    from tinygan.data.load import MAX_PIXELS, load_images
     side = int(MAX_PIXELS ** 0.5) + 10
     Image.new("1", (side, side)).save(tmp_path / "huge.png")   # tiny file, huge canvas
     for i in range(3):
@@ -255,7 +255,7 @@ def test_huge_image_is_skipped_and_counted(tmp_path):
 
 
 def test_gpu_without_cupy_is_a_clear_error(tmp_path, monkeypatch):
-    from tinygan import backend
+    from tinygan.nn import backend
     monkeypatch.setitem(sys.modules, "cupy", None)   # as if CuPy were not installed
     monkeypatch.setattr(backend, "_cupy", None)
     monkeypatch.setattr(backend, "_cupy_error", None)
@@ -266,7 +266,7 @@ def test_gpu_without_cupy_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_no_model_says_what_to_do(tmp_path, monkeypatch):
-    from tinygan import generate
+    from tinygan.draw import generate
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(generate, "PRETRAINED_DIR", str(tmp_path / "none"))
     _expect_usage_error(invoke("sample", "--out", "x.png"), "tinygan train")
@@ -289,7 +289,7 @@ def test_eval_scores_a_checkpoint_and_a_sample_set(tiny_run, tmp_path):
 
 
 def test_eval_truncation_scores_the_faces_sample_truncation_draws(tiny_run, tmp_path):
-    from tinygan.generate import find_checkpoint, generate, latent, load_generator
+    from tinygan.draw.generate import find_checkpoint, generate, latent, load_generator
     args = ("eval", "--checkpoint", tiny_run, "--data", "demo", "-n", 64, "--json")
     plain = json.loads(invoke(*args).output.strip().splitlines()[-1])
     r = invoke(*args, "--truncation", 0.5)

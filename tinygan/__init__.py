@@ -1,14 +1,19 @@
-"""tinygan: a small, from-scratch DCGAN in NumPy/CuPy that draws anime-style faces.
+"""tinygan: a small, from-scratch GAN in NumPy/CuPy that draws anime-style and human faces.
 
-Every layer has a hand-written forward and backward pass (tinygan.layers); the README gives a
-reading order from the array-module shim (tinygan.backend) to the training loop.
+The package, folder by folder, in reading order:
+    nn/       the textbook: the NumPy/CuPy shim, im2col, layers, losses, Adam, the gradient
+              checker; every backward pass written out by hand
+    gan/      the GAN built from it: networks, one training step, recipes, augmentation, R1
+    fast/     faster variants of the textbook layers, each tested against its original
+    data/     images in and out: zips, folders, the decode cache, batches, PNG grids
+    metrics/  how good faces are: the sliced Wasserstein distance, sharpness
+    run/      a training run: the loop, its folder and checkpoints, MPI
+    draw/     using a trained generator: load it, draw faces, walk between them
+    cli/      the `tinygan` command
+
+Importing tinygan changes nothing in the process: the settings that must precede NumPy
+(BLAS threads under mpiexec) are made by the `tinygan` command (tinygan/__main__.py), or by
+calling tinygan.run.launch.prepare_process() before NumPy is imported.
 """
 
-from .launch import set_blas_threads, shorten_blas_polling
-
 __version__ = "0.1.0"
-
-# under mpiexec, each rank takes its share of the cores, and OpenBLAS's threads sleep between
-# products instead of polling; both must happen before NumPy loads
-set_blas_threads()
-shorten_blas_polling()

@@ -1,8 +1,8 @@
 """The `tinygan` command line: the command group and the helpers its commands share.
 
 Each family of commands lives in its own module: train.py (train, with starting.py for
-where a run starts from), draw.py (sample, interpolate), models.py (info, runs, export),
-check.py (eval, gradcheck).
+where a run starts from), sample.py (sample, interpolate), runs.py (info, runs, export),
+evaluate.py (eval), gradcheck.py (gradcheck).
 
 Every problem a user can cause (a missing file, bad data, a bad option) ends with a one-line
 message and exit code 2, never a traceback.
@@ -10,9 +10,9 @@ message and exit code 2, never a traceback.
 
 import click
 
-from .. import checkpoint as ckpt
-from .. import launch
-from ..backend import DEVICES, DeviceError, resolve_device
+from ..nn.backend import DEVICES, DeviceError, resolve_device
+from ..run import checkpoint as ckpt
+from ..run import launch
 
 DEVICE_OPTION = click.option("--device", type=click.Choice(DEVICES), default="auto",
                              show_default=True, help="cpu (NumPy), gpu (CuPy), or auto: gpu "
@@ -58,7 +58,7 @@ def main():
 def load_or_fail(checkpoint, device, with_discriminator=False, model=None):
     """(path, G, D or None, meta) for a checkpoint argument or a shipped model's name, or a
     one-line error."""
-    from ..generate import NoModelError, find_checkpoint, load_generator, shipped_model
+    from ..draw.generate import NoModelError, find_checkpoint, load_generator, shipped_model
     if checkpoint and model:
         fail("give --checkpoint or --model, not both")
     try:
@@ -70,4 +70,4 @@ def load_or_fail(checkpoint, device, with_discriminator=False, model=None):
 
 
 # the command modules register themselves on `main`; imported last, as they import it
-from . import check, draw, models, train  # noqa: E402,F401
+from . import evaluate, gradcheck, runs, sample, train  # noqa: E402,F401

@@ -9,16 +9,16 @@ from typing import NamedTuple
 import click
 import numpy as np
 
-from .. import checkpoint as ckpt
-from ..cache import mapping_of
-from ..recipes import complete
+from ..data.cache import mapping_of
+from ..gan.recipes import complete
+from ..run import checkpoint as ckpt
 from . import fail, tqdm_bar
 
 
 def resume_config(run_dir, steps, epochs, more_steps):
     """The config of a run to resume, with its new length; exits before any data is decoded
     (and before events.log is touched) when there is nothing left to train."""
-    from ..runfolder import TrainingError, planned_steps, read_config, resume_point
+    from ..run.folder import TrainingError, planned_steps, read_config, resume_point
     if not os.path.isdir(run_dir):
         fail(f"--resume {run_dir}: no such run folder")
     try:
@@ -69,7 +69,7 @@ def stop_if_finished(run_dir, step, total):
 
 def load_data(config):
     """Decode (or map from the cache) the run's images, saying where they come from."""
-    from ..data import DataError, load_images
+    from ..data.load import DataError, load_images
     try:
         images, report = load_images(
             config["data"], config["size"], demo_count=config["demo_count"],
@@ -109,7 +109,7 @@ class InitModel(NamedTuple):
 
 def load_init(path):
     """The --init model: a shipped name ('anime', 'human'), a file or a run folder."""
-    from ..generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
+    from ..draw.generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
     try:
         path = shipped_model(path) if path in SHIPPED and not os.path.exists(path) \
             else find_checkpoint(path)
@@ -123,14 +123,14 @@ def init_settings(init, settings):
     """The command line's recipe settings, with the layer choices it leaves unset (those of
     its settings that shape G or D) taken from the --init model, so that `--init anime`
     fine-tunes the shipped networks as they are."""
-    from ..models import DISCRIMINATOR_KEYS, GENERATOR_KEYS
+    from ..gan.networks import DISCRIMINATOR_KEYS, GENERATOR_KEYS
     layers = set(GENERATOR_KEYS + DISCRIMINATOR_KEYS)
     return {k: init.config[k] if k in layers and v is None else v for k, v in settings.items()}
 
 
 def check_init(init, config):
     """Exit, before the run folder exists, when the run's G cannot take the model's weights."""
-    from ..models import GENERATOR_KEYS
+    from ..gan.networks import GENERATOR_KEYS
     for key in GENERATOR_KEYS:
         if init.config.get(key) != config[key]:
             flag = "--" + key.replace("_", "-")
@@ -147,7 +147,7 @@ def _typed(flag, value):
 
 def init_from(trainer, init):
     """Copy G (and D, when the model has one of the same layers) into a checked run."""
-    from ..models import DISCRIMINATOR_KEYS
+    from ..gan.networks import DISCRIMINATOR_KEYS
     gan = trainer.gan
     # ckpt.load checked every array against the model's config, which check_init matched
     g_state = ckpt.section(init.arrays, "G_ema") or ckpt.section(init.arrays, "G")

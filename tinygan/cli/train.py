@@ -7,12 +7,12 @@ from shlex import quote
 
 import click
 
-from .. import checkpoint as ckpt
-from .. import penalty
-from ..backend import enable_tf32
-from ..recipes import D_NORMS, G_NORMS, LOSSES, RECIPES, complete, describe
-from ..recipes import DEFAULT as DEFAULT_RECIPE
-from ..runfolder import DEFAULT_EPOCHS
+from ..gan import penalty
+from ..gan.recipes import D_NORMS, G_NORMS, LOSSES, RECIPES, complete, describe
+from ..gan.recipes import DEFAULT as DEFAULT_RECIPE
+from ..nn.backend import enable_tf32
+from ..run import checkpoint as ckpt
+from ..run.folder import DEFAULT_EPOCHS
 from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
 
 
@@ -68,7 +68,7 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "second-moment decay (both recipes: 0.999).")
 @click.option("--r1", type=click.FloatRange(min=0), help="[recipe] Weight gamma of the R1 "
               "penalty on D's slope at real images (gamma/2 * mean ||dD/dx||^2, taken by "
-              "finite differences: tinygan/penalty.py); 0 for none, as in both recipes.")
+              "finite differences: tinygan/gan/penalty.py); 0 for none, as in both recipes.")
 @click.option("--r1-every", type=click.IntRange(min=1), default=penalty.EVERY,
               show_default=True, help="With --r1: compute the penalty on every K-th step "
               "only, with K times its weight (lazy regularisation; each such step runs D three "
@@ -148,9 +148,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
     memory-mapped from there, so memory does not grow with the data set; later runs and
     resumes reuse it until the source changes.
     """
-    from .. import parallel
-    from ..runfolder import TrainingError, planned_steps
-    from ..train_parallel import trainer_for
+    from ..run import mpi as parallel
+    from ..run.folder import TrainingError, planned_steps
+    from ..run.parallel_trainer import trainer_for
 
     try:
         world = parallel.world()   # this process alone, or one of the ranks mpiexec started
@@ -249,7 +249,7 @@ BAR_LEGEND = ("progress bar: D, G = the two losses; Dx, DGz = D's output on real
 
 def _augment_policy(text):
     """--augment's value as a policy string ('' for none), or a one-line error."""
-    from ..augment import POLICIES
+    from ..gan.augment import POLICIES
     names = [name.strip() for name in text.split(",") if name.strip()]
     if names == ["none"]:
         return ""

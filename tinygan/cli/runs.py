@@ -1,0 +1,159 @@
+"""`tinygan info`, `tinygan runs` and `tinygan export`: looking into checkpoints and run
+folders, writing generator files."""
+
+import json
+import os
+
+import click
+import numpy as np
+
+from ..run import checkpoint as ckpt
+from . import fail, main
+
+
+@main.command(short_help="A checkpoint's config, step and parameter counts.")
+@click.argument("checkpoint", required=False)
+@click.option("--model", type=click.Choice(["anime", "human"]),
+              help="A model shipped with tinygan instead of CHECKPOINT; its card is printed too.")
+def info(checkpoint, model):
+    """Print a checkpoint's config, the step reached and parameter counts (and, for a shipped
+    model or an export made with --card, its model card).
+
+    CHECKPOINT is a checkpoint file, a run folder (its newest checkpoint) or an exported
+    generator; without it, the newest run under runs/ (else the shipped anime model)."""
+    from ..draw.generate import NoModelError, find_checkpoint, shipped_model
+    from ..gan.networks import discriminator_for, generator_for
+    if checkpoint and model:
+        fail("give CHECKPOINT or --model, not both")
+    try:
+        path = shipped_model(model) if model else find_checkpoint(checkpoint)
+        arrays, meta = ckpt.load(path)
+    except (NoModelError, ckpt.CheckpointError) as exc:
+        fail(str(exc))
+    config = meta.get("config", {})
+    click.echo(f"file: {path}")
+    # an exported generator from before exports kept the epoch has none: say nothing then
+    epoch = f"  epoch: {meta['epoch']:.2f}" if "epoch" in meta else ""
+    click.echo(f"step: {meta.get('step')}{epoch}")
+    for label, count in _parameter_counts(arrays, meta):
+        click.echo(f"{label}: {count:,} parameters")
+    try:
+        g, d = generator_for(config), discriminator_for(config)
+        click.echo(f"architecture: G {g.num_parameters():,} / D {d.num_parameters():,} "
+                   "parameters for this config")
+    except (KeyError, ValueError):
+        pass
+    for key in ("model_card",):
+        if key in meta:
+            click.echo(f"{key}: {json.dumps(meta[key], indent=2)}")
+    click.echo("config: " + json.dumps(config, indent=2, sort_keys=True))
+
+
+def _parameter_counts(arrays, meta):
+    """(label, count) per model in the file. An exported generator is labelled with what its
+    weights are ('G, mean of 2', ...), whatever name its arrays are stored under."""
+    def count(part):
+        return sum(v.size for k, v in ckpt.section(arrays, part).items()
+                   if not k.endswith(("running_mean", "running_var")))
+    if "weights" in meta or not ckpt.section(arrays, "D"):   # an export, with or without D
+        part = "G_ema" if ckpt.section(arrays, "G_ema") else "G"
+        found = [(f"generator ({meta.get('weights', part)})", count(part))]
+        return found + ([("discriminator", count("D"))] if count("D") else [])
+    labels = dict(G="G", G_ema="G_ema (moving average of G)", D="D")
+    return [(labels[part], count(part)) for part in labels if count(part)]
+
+
+@main.command(short_help="The run folders under runs/: step, data, losses, checkpoint.")
+@click.option("--dir", "root", default="runs", show_default=True, type=click.Path(),
+              help="The folder that holds the run folders.")
+def runs(root):
+    """List the run folders under runs/ (or --dir), most recently active first: the step of
+    the newest checkpoint, the data, the image size, the last logged losses of D and G, and
+    the newest checkpoint's file."""
+    from ..run.listing import find_runs, summarise
+    try:
+        found = [summarise(r) for r in find_runs(root)]
+    except OSError as exc:   # a folder that cannot be read
+        fail(f"--dir {root}: {exc.strerror or exc}")
+    if not found:
+        click.echo(f"no runs under {root}/: start one with tinygan train --data demo "
+                   "--steps 200 --size 32", err=True)
+        return
+    width = max(len(r["run"]) for r in found)
+    data_width = min(30, max(len(r["data"]) for r in found))
+    click.echo(f"{'run':<{width}}  {'step':>7}  {'size':>4}  {'data':<{data_width}}  "
+               f"{'D':>6}  {'G':>6}  newest checkpoint")
+    for r in found:
+        losses = "  ".join(f"{float(v):6.3f}" if v else f"{'-':>6}"
+                           for v in (r["loss_d"], r["loss_g"]))
+        click.echo(f"{r['run']:<{width}}  {r['step']:>7}  {r['size'] or '?':>4}  "
+                   f"{r['data'][:data_width]:<{data_width}}  {losses}  "
+                   f"{r['checkpoint'] or '(none yet)'}")
+
+
+@main.command(short_help="Write a model file for sampling and fine-tuning.")
+@click.argument("checkpoint")
+@click.option("--out", required=True, help="The .npz file to write.")
+@click.option("--float16/--float32", default=True, show_default=True,
+              help="Store weights in half precision (half the size).")
+@click.option("--card", type=click.Path(exists=True, dir_okay=False),
+              help="A JSON file of model-card facts stored with the weights.")
+@click.option("--raw", is_flag=True, help="Export G instead of its moving average.")
+@click.option("--average", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Average the generator weights of the run's newest N checkpoints "
+              "(checkpoint averaging; CHECKPOINT must then be a run folder).")
+@click.option("--recalibrate/--no-recalibrate", default=True, show_default=True,
+              help="Re-estimate BatchNorm statistics for the exported weights.")
+@click.option("--with-d", is_flag=True, help="Also store the discriminator of CHECKPOINT "
+              "(with --average, of the newest one), so that `tinygan sample --best` works on "
+              "the file.")
+def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
+    """Write a generator file (for sampling and fine-tuning) from a checkpoint; with --with-d,
+    the discriminator too. No optimizer state is kept."""
+    from ..draw.generate import NoModelError, find_checkpoint
+    from ..gan.networks import DISCRIMINATOR_KEYS, GENERATOR_KEYS, generator_for
+    from ..gan.step import recalibrate_batchnorm
+    if average > 1 and not (checkpoint and os.path.isdir(checkpoint)):
+        fail("--average needs a run folder as CHECKPOINT")
+    if card:
+        try:
+            with open(card) as f:
+                card_facts = json.load(f)
+        except (OSError, ValueError) as exc:   # ValueError: not JSON, or not UTF-8
+            fail(f"--card {card}: not a readable JSON file ({exc})")
+    try:
+        paths = ckpt.list_checkpoints(checkpoint)[:average] if average > 1 \
+            else [find_checkpoint(checkpoint)]
+        if len(paths) < average:
+            fail(f"{checkpoint} holds {len(paths)} checkpoints, fewer than --average {average}")
+        loaded = [ckpt.load(p) for p in paths]
+    except (NoModelError, ckpt.CheckpointError) as exc:
+        fail(str(exc))
+    meta = loaded[0][1]   # the newest checkpoint speaks for the config and step
+    config = meta["config"]
+    G = generator_for(config)
+    part = "G" if raw else "G_ema"
+    states = [ckpt.section(a, part) or ckpt.section(a, "G") for a, _ in loaded]
+    G.load_state_dict({k: np.mean([st[k] for st in states], axis=0) for k in states[0]})
+    if recalibrate:
+        recalibrate_batchnorm(G, config["nz"], seed=config.get("seed", 0), faces=2048)
+    dtype = np.float16 if float16 else np.float32
+    exported = {f"G_ema/{k}": v.astype(dtype) for k, v in G.state_dict().items()}
+    if with_d:
+        d_state = ckpt.section(loaded[0][0], "D")
+        if not d_state:
+            fail(f"{paths[0]}: holds no discriminator to export")
+        exported.update({f"D/{k}": v.astype(dtype) for k, v in d_state.items()})
+    keep = GENERATOR_KEYS + DISCRIMINATOR_KEYS + ("seed", "recipe", "loss", "augment")
+    new_meta = dict(config={k: config[k] for k in keep if k in config}, step=meta.get("step"),
+                    **{k: meta[k] for k in ("epoch", "steps_per_epoch") if k in meta},
+                    source=", ".join(os.path.basename(p) for p in paths),
+                    weights=("G" if raw else "G_ema") + (f", mean of {average}" if average > 1 else ""))
+    if card:
+        new_meta["model_card"] = card_facts
+    try:
+        ckpt.save(out, exported, new_meta, compress=True)
+    except OSError as exc:
+        fail(f"--out {out}: {exc.strerror or exc}")
+    click.echo(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, step {meta.get('step')})",
+               err=True)
