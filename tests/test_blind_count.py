@@ -1,4 +1,4 @@
-"""scripts/blind_count.py: the shuffled grids are the faces their key names, and the tally
+"""scripts/research/blind_count.py: the shuffled grids are the faces their key names, and the tally
 counts the marks."""
 
 import json

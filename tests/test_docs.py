@@ -52,7 +52,7 @@ def test_a_wrong_number_fails():
 
 
 def test_figure_script_runs(tmp_path):
-    """scripts/make_figures.py still draws every picture from the current code."""
+    """scripts/figures/make_figures.py still draws every picture from the current code."""
     import runpy
     script = runpy.run_path(str(ROOT / "scripts" / "make_figures.py"))
     written = script["make_all"](tmp_path)

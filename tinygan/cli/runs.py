@@ -1,5 +1,5 @@
-"""`tinygan info`, `tinygan runs` and `tinygan export`: looking into checkpoints and run
-folders, writing generator files."""
+"""`tinygan info`, `tinygan runs`, `tinygan plot` and `tinygan export`: looking into
+checkpoints and run folders, writing generator files."""
 
 import json
 import os
@@ -157,3 +157,23 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
         fail(f"--out {out}: {exc.strerror or exc}")
     click.echo(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, step {meta.get('step')})",
                err=True)
+
+
+@main.command(short_help="Draw a run's losses, D's outputs and SWD by step into a PNG.")
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--out", default="run.png", show_default=True, help="The PNG to write.")
+@click.option("--smooth", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Average each line over this many log.csv rows.")
+def plot(run, out, smooth):
+    """Plot a run: D's and G's losses and D's outputs from its log.csv, and SWD by step once
+    `tinygan eval RUN --all --data ...` has scored its checkpoints (RUN/swd.csv)."""
+    from ..run.plot import PlotError, plot_run
+    if not os.path.isdir(run):
+        fail(f"{run}: no such run folder")
+    try:
+        panels = plot_run(run, out, smooth)
+    except PlotError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"--out {out}: {exc.strerror or exc}")
+    click.echo(f"wrote {out}: " + "; ".join(panels))

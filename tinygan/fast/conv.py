@@ -14,7 +14,7 @@ from .im2col import col2im_fast, im2col_fast
 
 def gemm(a, b, out=None):
     """a @ b: every matrix product of the fast layers goes through here, so that
-    scripts/bench.py can time them alone (the step's "GEMM floor")."""
+    scripts/benchmarks/bench.py can time them alone (the step's "GEMM floor")."""
     return array_module(a).matmul(a, b, out=out)
 
 

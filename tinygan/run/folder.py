@@ -1,5 +1,5 @@
 """The run folder's files that are not the training loop's: its lock, its config, its log,
-where a resume starts, and how long a run is."""
+where a resume starts, how long a run is, and the SWD scores of its checkpoints."""
 
 import csv
 import fcntl
@@ -109,3 +109,33 @@ def trim_log(run_dir, step):
             writer.writeheader()
             writer.writerows(keep)
         os.replace(path + ".tmp", path)
+
+
+SCORES_FILE = "swd.csv"   # written by `tinygan eval RUN --all`, drawn by `tinygan plot`
+
+
+def save_scores(run_dir, rows):
+    """Merge rows (step, variant, n, seed, swd_avg, swd_<level>...) into the run's
+    swd.csv: a row for the same step, variant, n and seed replaces the old one."""
+    path = os.path.join(run_dir, SCORES_FILE)
+    key = lambda row: tuple(str(row[k]) for k in ("step", "variant", "n", "seed"))  # noqa: E731
+    merged = {key(row): row for row in read_scores(run_dir)}
+    merged.update((key(row), row) for row in rows)
+    ordered = sorted(merged.values(), key=lambda row: (int(row["step"]), str(row["variant"])))
+    fields = list(dict.fromkeys(k for row in ordered for k in row))
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(ordered)
+    os.replace(tmp, path)
+    return path
+
+
+def read_scores(run_dir):
+    """The rows of a run's swd.csv (none when it has not been scored)."""
+    try:
+        with open(os.path.join(run_dir, SCORES_FILE), newline="") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        return []

@@ -11,8 +11,8 @@ the repository, then measures each phase in a fresh process:
     model     the same training on 64 images held in memory: the model's own peak, for
               comparison (the difference is what the data set costs)
 
-    python scripts/bench_data.py                                  # 200,000 faces at 128 px
-    python scripts/bench_data.py --count 20000 --size 64 --steps 2
+    python scripts/benchmarks/bench_data.py                                  # 200,000 faces at 128 px
+    python scripts/benchmarks/bench_data.py --count 20000 --size 64 --steps 2
 
 Prints one JSON line per phase. Holding the set in memory instead would take
 count * size * size * 3 bytes (9.8 GB for 200,000 faces at 128 px).

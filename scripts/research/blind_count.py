@@ -1,9 +1,9 @@
 """Counting smeared faces by eye, blind: shuffled grids under neutral names, then the tally.
 
-    python scripts/blind_count.py grids OUT --models anime,human --truncations none,1.5 \
+    python scripts/research/blind_count.py grids OUT --models anime,human --truncations none,1.5 \
         --seeds 1,2,3 [--pictures other.png]
-    python scripts/blind_count.py tally counts.json
-    python scripts/blind_count.py rank counts.json [more.json ...] --model anime \
+    python scripts/research/blind_count.py tally counts.json
+    python scripts/research/blind_count.py rank counts.json [more.json ...] --model anime \
         [--by discriminator|sharpness] [--truncation none]
 
 `grids` writes one 8x8 grid of 64 faces per (model, truncation, seed), at twice the size, as

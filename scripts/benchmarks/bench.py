@@ -1,13 +1,13 @@
 """Benchmark tinygan's DCGAN: time full training steps and sampling, print one JSON line.
 
-    python scripts/bench.py --size 64 --batch 64 --threads 2
-    python scripts/bench.py --size 64 --profile          # plus a per-layer breakdown
-    python scripts/bench.py --device gpu --batch 128
-    python scripts/bench.py --size 64 --attention   # with self-attention in G and D
+    python scripts/benchmarks/bench.py --size 64 --batch 64 --threads 2
+    python scripts/benchmarks/bench.py --size 64 --profile          # plus a per-layer breakdown
+    python scripts/benchmarks/bench.py --device gpu --batch 128
+    python scripts/benchmarks/bench.py --size 64 --attention   # with self-attention in G and D
 
 A step is one D update (real + fake) and one G update, exactly as in training. The GFLOP
 figure is the nominal convolution arithmetic of a step, 2 * (3 * G_fwd + 9 * D_fwd) MACs, the
-same definition scripts/bench_torch.py uses, so the two can be compared directly (with
+same definition scripts/benchmarks/bench_torch.py uses, so the two can be compared directly (with
 --attention, the attention layers' products count too).
 
 The "GEMM floor" is the step's matrix products alone: every product one step makes (recorded

@@ -1,6 +1,6 @@
 """Draw the pictures of the walk-through in docs/ from the project's own functions.
 
-    python scripts/make_figures.py            # writes docs/figures/*.png
+    python scripts/figures/make_figures.py            # writes docs/figures/*.png
 
 Every number and highlighted cell comes from tinygan's im2col, col2im and ConvTranspose2d
 run on tiny examples (the same ones the pages work through); Pillow only draws them.

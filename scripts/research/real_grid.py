@@ -1,7 +1,7 @@
 """A small grid of real training faces, to put beside generated ones (keep it a handful:
 the images are copyrighted artwork).
 
-    python scripts/real_grid.py --data faces.zip -n 16 --out samples/real.png
+    python scripts/research/real_grid.py --data faces.zip -n 16 --out samples/real.png
 """
 
 import argparse

@@ -5,7 +5,7 @@ training step the losses and all weights are compared. Agreement to float32 roun
 that every hand-written backward pass, the loss, BatchNorm's running statistics and Adam
 behave exactly like PyTorch's autograd and optimizer. Needs `pip install torch`.
 
-    python scripts/check_torch_parity.py --size 32 --steps 5
+    python scripts/benchmarks/check_torch_parity.py --size 32 --steps 5
 """
 
 import argparse

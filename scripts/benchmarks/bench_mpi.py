@@ -2,11 +2,11 @@
 """Benchmark data-parallel training: 1 process x 2 BLAS threads, `mpiexec -n 2` x 1 thread, and
 PyTorch, at each size, run one after the other; prints a Markdown table and a scaling note.
 
-    python scripts/bench_mpi.py --sizes 32,64,96 --batch 64          # the README's numbers
-    python scripts/bench_mpi.py --sizes 32 --batch 16 --steps 3 --warmup 1 --ngf 8 --ndf 8 \\
+    python scripts/benchmarks/bench_mpi.py --sizes 32,64,96 --batch 64          # the README's numbers
+    python scripts/benchmarks/bench_mpi.py --sizes 32 --batch 16 --steps 3 --warmup 1 --ngf 8 --ndf 8 \\
         --no-torch                                                   # a quick check
 
-The single process is scripts/bench.py and PyTorch scripts/bench_torch.py (the existing
+The single process is scripts/benchmarks/bench.py and PyTorch scripts/benchmarks/bench_torch.py (the existing
 comparison). The MPI run is this script with --worker under mpiexec: every rank times the same
 ParallelGAN steps on its share of the batch; a step's time is the slowest rank's, and the
 communication share is the time spent inside MPI calls (which includes waiting for the slower
@@ -169,10 +169,10 @@ def main(argv=None):
     rows, last_mpi = [], None
     for size in [int(s) for s in args.sizes.split(",")]:
         shape = ["--size", str(size)] + common
-        one = run_json([sys.executable, "scripts/bench.py", "--threads", "2"] + shape)
-        mpi = run_json([mpiexec, "-n", str(args.ranks), sys.executable, "scripts/bench_mpi.py",
+        one = run_json([sys.executable, "scripts/benchmarks/bench.py", "--threads", "2"] + shape)
+        mpi = run_json([mpiexec, "-n", str(args.ranks), sys.executable, "scripts/benchmarks/bench_mpi.py",
                         "--worker", "--threads", "1"] + shape)
-        th = run_json([sys.executable, "scripts/bench_torch.py", "--threads", "2"] + shape) \
+        th = run_json([sys.executable, "scripts/benchmarks/bench_torch.py", "--threads", "2"] + shape) \
             if torch else None
         rows.append((size, one, mpi, th))
         last_mpi = mpi or last_mpi

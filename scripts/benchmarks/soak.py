@@ -5,8 +5,8 @@ step 200 every buffer, cache and thread pool has reached its working size, so th
 set size (RSS) at the end should equal the RSS at step 200, give or take allocator noise.
 Checkpoints, progress grids and log rows are written along the way, as in a real run.
 
-    python scripts/soak.py                                   # 2000 steps, 32 px, ngf/ndf 16
-    python scripts/soak.py --steps 400 --ngf 8 --ndf 8       # a quick check
+    python scripts/benchmarks/soak.py                                   # 2000 steps, 32 px, ngf/ndf 16
+    python scripts/benchmarks/soak.py --steps 400 --ngf 8 --ndf 8       # a quick check
 
 Prints one JSON line: RSS (MB, from /proc/self/statm) every `--every` steps, the growth after
 step `--every`, and the peak RSS (from getrusage).

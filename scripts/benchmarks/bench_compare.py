@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Compare tinygan's training speed with the reference PyTorch DCGAN.
 
-For every requested (size, batch) pair this runs ``scripts/bench.py``
-(tinygan) and then ``scripts/bench_torch.py`` (PyTorch) as subprocesses, one
+For every requested (size, batch) pair this runs ``scripts/benchmarks/bench.py``
+(tinygan) and then ``scripts/benchmarks/bench_torch.py`` (PyTorch) as subprocesses, one
 after the other and never at the same time, so they do not compete for cores.
 Each benchmark prints one JSON line; the results are gathered into a Markdown
 table on stdout:
@@ -26,9 +26,9 @@ PyTorch cannot be imported.
 
 Examples::
 
-    python scripts/bench_compare.py --sizes 32,64,96 --batches 64
-    python scripts/bench_compare.py --sizes 64 --batches 32,64 --json runs/bench.jsonl
-    python scripts/bench_compare.py --device gpu --sizes 64,128 --steps 50
+    python scripts/benchmarks/bench_compare.py --sizes 32,64,96 --batches 64
+    python scripts/benchmarks/bench_compare.py --sizes 64 --batches 32,64 --json runs/bench.jsonl
+    python scripts/benchmarks/bench_compare.py --device gpu --sizes 64,128 --steps 50
 """
 
 from __future__ import annotations
@@ -83,14 +83,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--tinygan-cmd",
         default=os.environ.get(
-            "TINYGAN_BENCH_CMD", f"{shlex.quote(sys.executable)} scripts/bench.py"
+            "TINYGAN_BENCH_CMD", f"{shlex.quote(sys.executable)} scripts/benchmarks/bench.py"
         ),
         help="command that runs tinygan's benchmark (run from the repository "
         "root; default taken from $TINYGAN_BENCH_CMD if set)",
     )
     p.add_argument(
         "--torch-cmd",
-        default=f"{shlex.quote(sys.executable)} scripts/bench_torch.py",
+        default=f"{shlex.quote(sys.executable)} scripts/benchmarks/bench_torch.py",
         help="command that runs the PyTorch benchmark (run from the repository root)",
     )
     p.add_argument(

@@ -33,8 +33,8 @@ the optimiser are not counted.
 
 Examples::
 
-    python scripts/bench_torch.py --size 64 --batch 64 --threads 2
-    python scripts/bench_torch.py --size 128 --device cuda --steps 50
+    python scripts/benchmarks/bench_torch.py --size 64 --batch 64 --threads 2
+    python scripts/benchmarks/bench_torch.py --size 128 --device cuda --steps 50
 """
 
 from __future__ import annotations
