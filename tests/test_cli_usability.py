@@ -59,6 +59,25 @@ def test_every_option_has_help_and_the_command_list_reads_whole():
     assert "2 x FRAMES - 2" in " ".join(invoke("interpolate", "--help").output.split())
 
 
+def test_train_help_shows_titled_groups_everyday_options_first():
+    from tinygan.cli.train import GROUPS
+    text = invoke("train", "--help").output
+    titles = [title for title, _ in GROUPS]
+    places = [text.index(f"\n{title}:\n") for title in titles]
+    assert places == sorted(places)
+    everyday = text[places[0]:places[1]]
+    for option in ("--data", "--steps", "--size", "--batch", "--out", "--resume", "--device",
+                   "--seed"):
+        assert f"\n  {option} " in everyday, option
+    visible = [p for p in main.commands["train"].params
+               if isinstance(p, click.Option) and not p.hidden and p.name != "help"]
+    for param in visible:   # each exactly once, and in a titled group, not left over
+        assert text.count(f"  {param.opts[0]} ") + text.count(f"  {param.opts[0]}\n") == 1, \
+            param.opts[0]
+        assert any(param.name in names for _, names in GROUPS), param.opts[0]
+    assert text.index("Other options:") > places[-1]
+
+
 # ----------------------------------------------------------------------------------- eval
 def test_eval_scores_a_sample_folder_against_a_zip(tmp_path):
     samples = tmp_path / "samples"

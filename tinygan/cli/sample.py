@@ -23,16 +23,15 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
 @click.option("--truncation", type=click.FloatRange(min=0, min_open=True),
               help="Redraw noise values beyond this magnitude: less varied faces. With "
               "the BatchNorm generators it pulls faces towards the blurry average face "
-              "(measured worse by SWD and by eye; README, 'Quality').")
+              "(measured: docs/results.md).")
 @click.option("--best", type=click.IntRange(min=1), help="Draw 4x more faces and keep the "
               "N that the discriminator rates most real (a training checkpoint or a shipped "
               "model: they carry their discriminator). Convincing to D is not the same as "
-              "well formed: it does not weed out smeared faces (README, 'Quality').")
+              "well formed (measured: docs/results.md).")
 @click.option("--sharpest", type=click.IntRange(min=1), help="Draw 4x more faces and keep "
               "the N whose middles are sharpest (the mean size of the Laplacian over the "
-              "central half of each face, a blur detector). Counted blind, anime faces kept "
-              "this way were smeared about 40 % less often than unpicked ones; human faces "
-              "hardly gained (README, 'Quality').")
+              "central half of each face, a blur detector): fewer smeared faces (measured: "
+              "docs/results.md).")
 @click.option("--cols", type=click.IntRange(min=1), help="Grid columns [default: square].")
 @DEVICE_OPTION
 def sample(n, checkpoint, model, seed, out, separate, truncation, best, sharpest, cols, device):

@@ -14,9 +14,24 @@ from ..nn.backend import enable_tf32
 from ..run import checkpoint as ckpt
 from ..run.folder import DEFAULT_EPOCHS
 from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
+from .grouped_help import GroupedCommand
+
+GROUPS = [
+    ("Everyday options", ["data", "steps", "epochs", "size", "batch", "out", "resume",
+                          "device", "seed"]),
+    ("Data", ["flip", "demo_count"]),
+    ("Run folder and schedule", ["name", "more_steps", "init_from", "log_every",
+                                 "sample_every", "ckpt_every", "keep", "milestone_every",
+                                 "on_nan"]),
+    ("Networks", ["nz", "ngf", "ndf", "g_norm", "d_norm", "mbstd", "attention"]),
+    ("Recipe (what each setting gave when measured: docs/results.md)",
+     ["recipe", "loss", "augment", "lr", "lr_d", "beta1", "beta2", "ema", "r1", "r1_every",
+      "real_label", "label_noise"]),
+    ("GPU", ["tf32"]),
+]
 
 
-@main.command()
+@main.command(cls=GroupedCommand, groups=GROUPS)
 @click.option("--data", help="Training images: a .zip, a .tar/.tar.gz/.tgz, a folder (searched "
               "recursively), a .npy/.npz uint8 array (N,H,W,3), or 'demo' for built-in drawn "
               "faces. Decoded once into a cache that later runs reuse (see 'Data' above).")
@@ -40,7 +55,7 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               help="Discriminator width (channels of its first layer).")
 @click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE,
               show_default=True, help="How to train. " + "; ".join(map(describe, RECIPES))
-              + ". The options below marked [recipe] override one of its settings.")
+              + ". The options marked [recipe] override one of its settings.")
 @click.option("--loss", type=click.Choice(LOSSES), help="[recipe] bce (cross-entropy on D's "
               "logits, non-saturating for G) or hinge.")
 @click.option("--d-norm", type=click.Choice(D_NORMS), help="[recipe] How D's convolutions are "
@@ -54,7 +69,7 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               "--batch must then be a multiple of 4.")
 @click.option("--attention/--no-attention", default=None, help="[recipe] One self-attention "
               "layer in each network, on its 16 x 16 maps (SAGAN): every position mixes in "
-              "features from the whole map, not only from its neighbours. A step costs more.")
+              "features from the whole map, not only from its neighbours; a step costs more.")
 @click.option("--augment", help="[recipe] DiffAugment transforms applied to everything D sees, "
               "comma-separated from color, translation, cutout; 'none' for none.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
@@ -96,7 +111,7 @@ from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
               help="Start from this checkpoint, run folder or exported generator, or a "
               "shipped model ('anime', 'human'): fine-tuning; optimizer state and the "
               "moving average's warm-up start fresh, so to train a run longer use --resume "
-              "(a restart on the same data drew more smeared faces: docs 20). "
+              "(docs/results.md: a restart on the same data did worse). "
               "--attention, --g-norm, --d-norm and --mbstd follow the model unless given.")
 @click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True,
               help="Steps per row of log.csv and per update of the progress bar's numbers.")
