@@ -254,15 +254,37 @@ def test_huge_image_is_skipped_and_counted(tmp_path):
     assert report.skipped_files == [("huge.png", "too large")]
 
 
-def test_gpu_without_cupy_is_a_clear_error(tmp_path, monkeypatch):
+@pytest.mark.parametrize("driver", [True, False])
+def test_gpu_without_cupy_is_a_clear_error(tmp_path, monkeypatch, driver):
+    """With an NVIDIA driver, the next step is installing CuPy; without one, no install helps
+    and the next step is --device cpu."""
     from tinygan.nn import backend
     monkeypatch.setitem(sys.modules, "cupy", None)   # as if CuPy were not installed
     monkeypatch.setattr(backend, "_cupy", None)
     monkeypatch.setattr(backend, "_cupy_error", None)
+    monkeypatch.setattr(backend, "nvidia_driver_present", lambda: driver)
     result = invoke("sample", "--device", "gpu", "--out", tmp_path / "x.png")
     _expect_usage_error(result, "CuPy could not be imported")
-    assert "pip install 'cupy-cuda12x[ctk]'" in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert ("pip install 'cupy-cuda12x[ctk]'" in last) == driver
+    assert ("no NVIDIA GPU or driver" in last and "use --device cpu" in last) == (not driver)
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("driver,advice", [(True, "install the CuPy built for the CUDA version"),
+                                           (False, "use --device cpu")])
+def test_cupy_that_sees_no_gpu_says_whether_a_driver_is_there(tmp_path, monkeypatch, driver,
+                                                                advice):
+    import types
+
+    from tinygan.nn import backend
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(is_available=lambda: False))
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_error", None)
+    monkeypatch.setattr(backend, "nvidia_driver_present", lambda: driver)
+    result = invoke("sample", "--device", "gpu", "--out", tmp_path / "x.png")
+    _expect_usage_error(result, "CuPy is installed but sees no CUDA GPU")
+    assert advice in result.output.strip().splitlines()[-1]
 
 
 def test_no_model_says_what_to_do(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import numpy as np
 
 _cupy = None          # the cupy module once imported successfully
 _cupy_error = None    # why it could not be used, for the error message
+_cupy_remedy = None   # and what to do about it
 
 DEVICES = ("cpu", "gpu", "auto")
 
@@ -22,6 +23,24 @@ class DeviceError(RuntimeError):
 INSTALL_HINT = ("install CuPy with the CUDA libraries it needs: pip install 'cupy-cuda12x[ctk]' "
                 "(CUDA 12) or 'cupy-cuda13x[ctk]' (CUDA 13), the extras cuda12 and cuda13 of "
                 "tinygan")
+NO_GPU_HINT = ("this machine shows no NVIDIA GPU or driver (no /proc/driver/nvidia, no "
+               "libcuda): use --device cpu, or a machine where nvidia-smi lists a GPU")
+DRIVER_HINT = ("the NVIDIA driver is there but CuPy cannot use it: install the CuPy built for "
+               "the CUDA version nvidia-smi shows (pip install 'cupy-cuda12x[ctk]' for 12, "
+               "'cupy-cuda13x[ctk]' for 13), or update the driver")
+
+
+def nvidia_driver_present():
+    """Whether this machine has an NVIDIA kernel driver and its user-space library: without
+    them no CuPy install can help, and the advice is --device cpu, not pip."""
+    if os.path.exists("/proc/driver/nvidia/version"):
+        return True
+    import ctypes
+    try:
+        ctypes.CDLL("libcuda.so.1")
+        return True
+    except OSError:
+        return False
 
 
 def _trial_run(cupy):
@@ -36,19 +55,23 @@ def _try_import_cupy():
     global _cupy, _cupy_error
     if _cupy is not None or _cupy_error is not None:
         return _cupy
+    global _cupy_remedy
     try:
         import cupy  # the only cupy import in the package
     except Exception as exc:  # ImportError, or a CUDA library that fails to load
         _cupy_error = f"CuPy could not be imported ({exc.__class__.__name__}: {exc})"
+        _cupy_remedy = f"to use one, {INSTALL_HINT}" if nvidia_driver_present() else NO_GPU_HINT
         return None
     try:
         if not cupy.is_available():
             _cupy_error = "CuPy is installed but sees no CUDA GPU"
+            _cupy_remedy = DRIVER_HINT if nvidia_driver_present() else NO_GPU_HINT
             return None
         _trial_run(cupy)
     except Exception as exc:
         reason = " ".join(str(exc).split())[:300]
         _cupy_error = f"CuPy sees a GPU but cannot run on it ({exc.__class__.__name__}: {reason})"
+        _cupy_remedy = f"to use it, {INSTALL_HINT}"
         return None
     _cupy = cupy
     return _cupy
@@ -74,8 +97,8 @@ def resolve_device(device, notice=None):
         if notice is not None and _cupy_error.startswith("CuPy sees a GPU"):
             notice(f"--device auto: {_cupy_error}; using the CPU")
         return "cpu"
-    raise DeviceError(f"--device gpu needs CuPy and an NVIDIA GPU: {_cupy_error}. "
-                      f"To use one, {INSTALL_HINT}")
+    raise DeviceError(f"--device gpu needs CuPy and an NVIDIA GPU: {_cupy_error}; "
+                      f"{_cupy_remedy}")
 
 
 def get_xp(device):
