@@ -88,7 +88,7 @@ def evaluate(target, every, variants, only_steps, checkpoint, model, samples, da
         def draw(s):
             z = latent(s + 1000, n, nz, truncation)
             return generate(G, z, device, batch_statistics=train_mode_bn)
-        what = f"{path} (step {meta.get('step')})"
+        what = f"{path}, step {meta.get('step')}"
     try:
         real, _ = load_images(data, size, demo_count=2 * n, seed=seed + 1)
     except DataError as exc:
@@ -105,11 +105,11 @@ def evaluate(target, every, variants, only_steps, checkpoint, model, samples, da
         return
     levels = [k for k in result if k != "avg"]
     click.echo(f"SWD x1e3, {n} vs {n} images ({what}); lower is better")
-    click.echo(f"{'':<18}" + "".join(f"{lv:>8}" for lv in levels) + f"{'avg':>8}")
     rows = [(f"seed {seed + i}", r) for i, (r, _) in enumerate(scores)] if repeats > 1 else []
     rows += [("generated vs real" + (" (mean)" if repeats > 1 else ""), result),
              ("real vs real" + (" (mean)" if repeats > 1 else ""), floor)]
-    width = max(18, *(len(label) + 1 for label, _ in rows))
+    width = max(len(label) + 1 for label, _ in rows)
+    click.echo(f"{'':<{width}}" + "".join(f"{lv:>8}" for lv in levels) + f"{'avg':>8}")
     for label, r in rows:
         click.echo(f"{label:<{width}}" + "".join(f"{r[lv]:8.2f}" for lv in levels)
                    + f"{r['avg']:8.2f}")

@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from ..run import checkpoint as ckpt
-from . import fail, main
+from . import fail, main, megabytes, note_model
 
 
 @main.command(short_help="A checkpoint's config, step and parameter counts.")
@@ -30,6 +30,7 @@ def info(checkpoint, model):
         arrays, meta = ckpt.load(path)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(str(exc))
+    note_model(path, meta, chosen=bool(checkpoint or model))
     config = meta.get("config", {})
     click.echo(f"file: {path}")
     # an exported generator from before exports kept the epoch has none: say nothing then
@@ -155,7 +156,7 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
         ckpt.save(out, exported, new_meta, compress=True)
     except OSError as exc:
         fail(f"--out {out}: {exc.strerror or exc}")
-    click.echo(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB, step {meta.get('step')})",
+    click.echo(f"wrote {out} ({megabytes(os.path.getsize(out))}, step {meta.get('step')})",
                err=True)
 
 

@@ -6,7 +6,16 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, main
+from . import (
+    DEVICE_OPTION,
+    MODEL_OPTION,
+    count,
+    device_or_fail,
+    fail,
+    load_or_fail,
+    main,
+    output_path,
+)
 
 
 @main.command()
@@ -17,7 +26,8 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
 @MODEL_OPTION
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Picks the noise: the same seed draws the same faces.")
-@click.option("--out", default="samples.png", show_default=True, help="Grid PNG to write.")
+@click.option("--out", help="Grid PNG to write [default: samples.png, or samples-2.png, -3, "
+              "... if it exists: an earlier grid is never replaced unless named].")
 @click.option("--separate", type=click.Path(file_okay=False),
               help="Also write one PNG per face into this folder (avatars).")
 @click.option("--truncation", type=click.FloatRange(min=0, min_open=True),
@@ -48,6 +58,7 @@ def sample(n, checkpoint, model, seed, out, separate, truncation, best, sharpest
         fail(f"-n {n} and --{'best' if best else 'sharpest'} {picked} disagree: the picked "
              "faces are all that is drawn; give one number")
     n = picked or n
+    out, replacing = output_path(out, "samples.png")
     device = device_or_fail(device)
     path, G, D, meta = load_or_fail(checkpoint, device, with_discriminator=bool(best),
                                    model=model)
@@ -67,8 +78,10 @@ def sample(n, checkpoint, model, seed, out, separate, truncation, best, sharpest
                 Image.fromarray(face).save(os.path.join(separate, f"face_{seed}_{i:04d}.png"))
     except OSError as exc:
         fail(f"cannot write {exc.filename or out}: {exc.strerror}")
-    click.echo(f"wrote {out} ({len(faces)} faces from {path})"
-               + (f" and {len(faces)} PNGs in {separate}" if separate else ""), err=True)
+    click.echo(f"wrote {out} ({count(len(faces), 'face')} from {path})"
+               + (f" and {count(len(faces), 'PNG')} in {separate}" if separate else "")
+               + replacing,
+               err=True)
 
 
 @main.command(short_help="A GIF walking latent space between the faces of two seeds.")
@@ -82,12 +95,14 @@ def sample(n, checkpoint, model, seed, out, separate, truncation, best, sharpest
 @click.option("--scale", type=click.IntRange(min=1), help="Enlarge each frame this many "
               "times, pixel for pixel [default: to 128 px or more, e.g. 4 for 32 px, 2 for "
               "64 and 96 px, 1 for 128 px].")
-@click.option("--out", default="interpolation.gif", show_default=True, help="GIF to write.")
+@click.option("--out", help="GIF to write [default: interpolation.gif, numbered past an "
+              "existing one, as sample's grid].")
 @DEVICE_OPTION
 def interpolate(seed_a, seed_b, checkpoint, model, frames, scale, out, device):
     """A GIF walking latent space from the face of SEED_A to that of SEED_B and back."""
     from ..data.images import enlarge, save_gif
     from ..draw.generate import generate, latent, slerp
+    out, replacing = output_path(out, "interpolation.gif")
     device = device_or_fail(device)
     path, G, _, meta = load_or_fail(checkpoint, device, model=model)
     nz, size = meta["config"]["nz"], meta["config"]["size"]
@@ -101,5 +116,5 @@ def interpolate(seed_a, seed_b, checkpoint, model, frames, scale, out, device):
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")
     click.echo(f"wrote {out}: {len(pictures)} frames ({frames} from seed {seed_a} to "
-               f"{seed_b} and back), {size * scale} px ({size} px x{scale}), from {path}",
-               err=True)
+               f"{seed_b} and back), {size * scale} px ({size} px x{scale}), from {path}"
+               + replacing, err=True)

@@ -12,7 +12,7 @@ import numpy as np
 from ..data.cache import mapping_of
 from ..gan.recipes import complete
 from ..run import checkpoint as ckpt
-from . import fail, tqdm_bar
+from . import count, fail, megabytes, tqdm_bar
 
 
 def resume_config(run_dir, steps, epochs, more_steps):
@@ -93,11 +93,11 @@ def describe_storage(report, images):
         seconds = max(report.decode_seconds, 1e-3)
         why = f" ({report.why_decoded})" if report.why_decoded != "no cache yet" else ""
         return (f"decoded{why} in {seconds:.1f} s ({report.files_decoded / seconds:.0f} "
-                f"images/s on {report.workers} processes) into the cache {report.cache} "
-                f"({images.nbytes / 2**20:.0f} MB), which later runs reuse")
+                f"images/s on {count(report.workers, 'process', 'processes')}) into the cache "
+                f"{report.cache} ({megabytes(images.nbytes)}), which later runs reuse")
     if mapping_of(images) is not None:
         return "memory-mapped from the file"
-    return f"in memory as uint8 ({images.nbytes / 2**20:.0f} MB)"
+    return f"in memory as uint8 ({megabytes(images.nbytes)})"
 
 
 class InitModel(NamedTuple):

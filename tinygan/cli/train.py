@@ -13,7 +13,7 @@ from ..gan.recipes import DEFAULT as DEFAULT_RECIPE
 from ..nn.backend import enable_tf32
 from ..run import checkpoint as ckpt
 from ..run.folder import DEFAULT_EPOCHS
-from . import DEVICE_OPTION, device_or_fail, fail, main, starting, tqdm_bar
+from . import DEVICE_OPTION, count, device_or_fail, fail, main, starting, tqdm_bar
 from .grouped_help import GroupedCommand
 
 GROUPS = [
@@ -239,7 +239,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
                            f"{report.first_skipped()}; all are named in "
                            f"{os.path.join(run_dir, 'events.log')}", err=True)
             click.echo(f"training {run_dir}: step {trainer.step} -> {total} on {device} "
-                       f"({steps_per_epoch} steps per epoch)", err=True)
+                       f"({count(steps_per_epoch, 'step')} per epoch)", err=True)
             click.echo(BAR_LEGEND, err=True)
             bar = tqdm_bar(total=total, initial=trainer.step, desc="train", unit="step")
             try:

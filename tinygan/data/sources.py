@@ -70,7 +70,7 @@ class LoadReport:
         self.decode_seconds, self.workers = saved.get("decode_seconds"), saved.get("workers")
 
     def __str__(self):
-        text = f"{self.used} images"
+        text = f"{self.used:,} image{'s' * (self.used != 1)}"
         if self.skipped:
             text += " (skipped " + ", ".join(f"{n} {r}" for r, n in sorted(self.skipped.items())) + ")"
         return text
