@@ -9,7 +9,7 @@ import numpy as np
 from conftest import invoke
 from PIL import Image
 
-SCRIPT = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "blind_count.py"))
+SCRIPT = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "research" / "blind_count.py"))
 
 
 def test_each_grid_shows_the_faces_its_key_names(tiny_run, tmp_path):
