@@ -259,8 +259,8 @@ def test_skipped_files_are_named_on_screen_and_all_in_events_log(tmp_path):
     out = tmp_path / "run"
     r = invoke("train", "--data", folder, "--steps", 1, "--out", out, *TINY)
     assert r.exit_code == 0, r.output
-    assert "warning: skipped 6 files: bad0.jpg (unreadable), bad1.jpg (unreadable), " \
-           "bad2.jpg (unreadable) and 3 more; all are named in" in r.output
+    assert "warning: skipped 6 files: bad0.jpg (truncated or damaged), bad1.jpg (truncated or " \
+           "damaged), bad2.jpg (truncated or damaged) and 3 more; all are named in" in r.output
     events = (out / "events.log").read_text()
-    for name in [f"bad{i}.jpg: unreadable" for i in range(5)] + ["dot.png: too small"]:
+    for name in [f"bad{i}.jpg: truncated or damaged" for i in range(5)] + ["dot.png: too small"]:
         assert f"skipped {name}" in events, name

@@ -40,7 +40,7 @@ def test_built_once_then_reused_as_a_memory_map(tmp_path, decode_cache, monkeypa
     source = write_zip(tmp_path / "faces.zip", 40, junk=["faces/broken.png"])
     first, report = load_images(source, 16)
     assert not report.from_cache and report.cache and os.path.exists(report.cache)
-    assert report.skipped == {"unreadable files": 1}
+    assert report.skipped == {"files that hold no image": 1}
     assert mapping_of(first) is not None and not first.flags.writeable
     monkeypatch.setattr(data, "decode_in_order", refuse_to_decode)
     again, reused = load_images(source, 16)

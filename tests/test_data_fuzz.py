@@ -70,9 +70,11 @@ def load(source):
 # --------------------------------------------------------------------------------- decode
 def check_decoded(result):
     if isinstance(result, str):
-        assert result in ("unreadable", "too large", "too small")
+        assert result in ("empty", "not an image", "damaged", "too large", "too small")
     else:
-        assert result.dtype == np.uint8 and result.shape == (SIZE, SIZE, 3)
+        image, notes = result
+        assert image.dtype == np.uint8 and image.shape == (SIZE, SIZE, 3)
+        assert set(notes) <= {"cropped", "enlarged", "first frame"}
 
 
 @FUZZ
@@ -100,17 +102,17 @@ def test_decode_refuses_bombs_from_the_header(width, height):
 
 def test_decode_refuses_formats_it_does_not_need():
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 12 10\nshowpage\n"   # would run Ghostscript
-    assert decode(eps, SIZE) == "unreadable"
+    assert decode(eps, SIZE) == "not an image"
 
 
 # ---------------------------------------------------------------------------- zip layouts
 # kind -> (file name ending, payload, how the loader must count it)
 KINDS = {
     "image": (None, None, "used"),
-    "truncated": (".png", image_bytes()[:40], "unreadable files"),
-    "empty": (".jpg", b"", "unreadable files"),
-    "text as image": (".png", b"just some text", "unreadable files"),
-    "zip as image": (".png", zip_bytes([("a.png", image_bytes())]), "unreadable files"),
+    "truncated": (".png", image_bytes()[:40], "truncated or damaged images"),
+    "empty": (".jpg", b"", "empty files"),
+    "text as image": (".png", b"just some text", "files that hold no image"),
+    "zip as image": (".png", zip_bytes([("a.png", image_bytes())]), "files that hold no image"),
     "bomb": (".png", bomb_png(20000, 20000), "too large"),
     "huge": (".png", bytes(3000), "too large"),   # over MAX_FILE_BYTES, patched to 2048
     "nested zip": (".zip", zip_bytes([("a.png", image_bytes())]), "nested archives (not unpacked)"),
@@ -179,7 +181,7 @@ def test_bombs_and_junk_are_skipped_with_counts(tmp_path):
                 f.write(bytes(2 ** 20))
     images, report = load_images(str(source), SIZE)
     assert len(images) == report.used == 4
-    assert report.skipped == {"too large": 2, "unreadable files": 2,
+    assert report.skipped == {"too large": 2, "empty files": 1, "files that hold no image": 1,
                               "nested archives (not unpacked)": 1}
     # the peak memory of a fresh process (this one's peak is already set by earlier tests)
     script = ("import resource, sys; from tinygan.data.load import load_images; "

@@ -30,7 +30,7 @@ def test_exif_orientation_6_trains_upright():
     exif[EXIF_ORIENTATION] = 6
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, "JPEG", quality=95, exif=exif.tobytes())
-    out = decode(buf.getvalue(), 32).astype(int)
+    out = decode(buf.getvalue(), 32)[0].astype(int)
     top, bottom = out[:12].mean(axis=(0, 1)), out[-12:].mean(axis=(0, 1))
     assert top[0] > 200 and top[2] < 50, top          # red on top
     assert bottom[2] > 200 and bottom[0] < 50, bottom  # blue below
@@ -38,18 +38,18 @@ def test_exif_orientation_6_trains_upright():
 
 def test_16bit_greyscale_png_is_scaled_to_8_bits():
     ramp = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
-    out = decode(png_bytes(Image.fromarray(ramp)), 32)
+    out = decode(png_bytes(Image.fromarray(ramp)), 32)[0]
     assert out.min() <= 2 and out.max() >= 253
     assert abs(out.mean() - 127.5) < 3        # not clipped to white (mean 255)
     grey = np.full((32, 32), 32768, np.uint16)
-    assert np.all(decode(png_bytes(Image.fromarray(grey)), 32) == 128)
+    assert np.all(decode(png_bytes(Image.fromarray(grey)), 32)[0] == 128)
 
 
 def test_transparent_pixels_are_composited_onto_black():
     rgba = np.zeros((32, 32, 4), np.uint8)
     rgba[:16] = (255, 0, 0, 0)          # red, but fully transparent
     rgba[16:] = (200, 100, 50, 128)     # half transparent
-    out = decode(png_bytes(Image.fromarray(rgba, "RGBA")), 32).astype(int)
+    out = decode(png_bytes(Image.fromarray(rgba, "RGBA")), 32)[0].astype(int)
     assert out[:14].max() == 0
     np.testing.assert_allclose(out[18:].mean(axis=(0, 1)), (100, 50, 25), atol=2)
     # a palette image whose transparent colour is white still comes out black there
@@ -58,13 +58,13 @@ def test_transparent_pixels_are_composited_onto_black():
     pal.info["transparency"] = 1
     buf = io.BytesIO()
     pal.save(buf, "PNG", transparency=1)
-    assert decode(buf.getvalue(), 32).max() == 0
+    assert decode(buf.getvalue(), 32)[0].max() == 0
 
 
 def test_images_under_a_quarter_of_the_size_are_skipped():
     for w, h in ((1, 1), (15, 200), (200, 15)):
         assert decode(png_bytes(Image.new("RGB", (w, h), RED)), 64) == "too small", (w, h)
-    assert decode(png_bytes(Image.new("RGB", (16, 40), RED)), 64).shape == (64, 64, 3)
+    assert decode(png_bytes(Image.new("RGB", (16, 40), RED)), 64)[0].shape == (64, 64, 3)
 
 
 def _face(i):
@@ -78,9 +78,9 @@ MEMBERS = [(f"faces/{i}.png", _face(i)) for i in range(4)] + [
     ("faces/more.zip", b"PK\x05\x06" + bytes(18)),
     ("faces/.hidden.png", _face(9)),
 ]
-EXPECTED = {"too small": 1, "unreadable files": 1, "non-image files": 1, NESTED: 1}
+EXPECTED = {"too small": 1, "truncated or damaged images": 1, "non-image files": 1, NESTED: 1}
 NAMED = {("faces/dot.png", "too small (short side under a quarter of --size)"),
-         ("faces/broken.jpg", "unreadable"), ("faces/readme.txt", "not an image"),
+         ("faces/broken.jpg", "truncated or damaged"), ("faces/readme.txt", "not an image"),
          ("faces/more.zip", "an archive inside the data, not unpacked")}
 
 

@@ -81,3 +81,59 @@ def test_eval_repeats_headers_stand_over_their_columns(young_run):
     for row in rows:   # every number ends where its header ends
         ends = [m.end() for m in re.finditer(r"\d+\.\d\d", row)]
         assert ends == [m.end() for m in re.finditer(r"\S+", lines[header])], (lines[header], row)
+
+
+# -- data: what decoding did, and why a file was skipped -------------------------------------
+def odd_folder(folder):
+    """4 square 40 px faces, plus one 300x100 (cropped), one 16 px (enlarged at 32 px), one
+    animated GIF (its first frame), and one file of each kind of failure."""
+    from PIL import Image
+    folder.mkdir()
+    for i in range(4):
+        Image.new("RGB", (40, 40), (i * 60, 90, 150)).save(folder / f"face{i}.png")
+    Image.new("RGB", (300, 100), (200, 10, 10)).save(folder / "wide.png")
+    Image.new("RGB", (16, 16), (10, 200, 10)).save(folder / "small.png")
+    frames = [Image.new("RGB", (40, 40), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(folder / "moving.gif", save_all=True, append_images=frames[1:])
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.png").write_text("not a picture")
+    (folder / "cut.png").write_bytes((folder / "face0.png").read_bytes()[:60])
+    return folder
+
+
+def test_loading_counts_what_decoding_did_and_why_files_were_skipped(tmp_path):
+    from tinygan.data.load import load_images
+    images, report = load_images(str(odd_folder(tmp_path / "odd")), 32, cache=False)
+    assert len(images) == 7
+    assert report.adjusted == {"cropped": 1, "enlarged": 1, "first frame": 1}
+    assert report.adjustments() == ("1 enlarged to --size (smaller than it), 1 centre-cropped "
+                                    "to a square, 1 the first frame of an animation")
+    assert dict(report.skipped_files) == {"cut.png": "truncated or damaged",
+                                          "empty.png": "empty, 0 bytes",
+                                          "notes.png": "not an image inside"}
+    moving = images[sorted(["face0.png", "face1.png", "face2.png", "face3.png", "moving.gif",
+                            "small.png", "wide.png"]).index("moving.gif")]
+    assert tuple(moving[16, 16]) == (255, 0, 0)   # the first frame, not the second
+
+
+def test_train_says_what_decoding_did_once_and_logs_it(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("train", "--data", odd_folder(tmp_path / "odd"), "--steps", 1, "--out", out,
+                    *TINY[:4], "--batch", "4")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("note: decoding made 1 enlarged to --size") == 1
+    assert "7 images (skipped 1 empty file, 1 file that holds no image, 1 truncated or " \
+           "damaged image)" in result.output
+    events = (out / "events.log").read_text()
+    assert "decoding: 1 enlarged to --size (smaller than it), 1 centre-cropped" in events
+    resumed = invoke("train", "--resume", out, "--steps", 2)   # from the cache: same counts
+    assert resumed.output.count("note: decoding made 1 enlarged") == 1
+
+
+def test_data_too_small_for_a_batch_names_the_skipped_files(tmp_path):
+    result = invoke("train", "--data", odd_folder(tmp_path / "odd"), "--steps", 1, "--out",
+                    tmp_path / "run", *TINY[:4], "--batch", "16")
+    assert result.exit_code == 2
+    last = result.output.strip().splitlines()[-1]
+    assert "the data has 7 images, fewer than one batch of 16; skipped cut.png (truncated or " \
+           "damaged), empty.png (empty, 0 bytes), notes.png (not an image inside)" in last

@@ -239,7 +239,7 @@ def test_corrupt_images_are_skipped_with_a_count(tmp_path):
     out = tmp_path / "r"
     r = invoke("train", "--data", folder, "--steps", 1, "--out", out, *TINY)
     assert r.exit_code == 0, r.output
-    assert "20 images (skipped 2 unreadable files)" in r.output
+    assert "20 images (skipped 1 empty file, 1 truncated or damaged image)" in r.output
 
 
 def test_huge_image_is_skipped_and_counted(tmp_path):

@@ -79,9 +79,13 @@ def load_data(config):
     except DataError as exc:
         fail(str(exc))
     click.echo(f"data: {report}; {describe_storage(report, images)}", err=True)
+    if report.adjustments():
+        click.echo(f"note: decoding made {report.adjustments()} at {config['size']} px "
+                   "(tinygan train --help, 'Data', gives the rules)", err=True)
     if len(images) < config["batch"]:
-        fail(f"the data has {len(images)} images, fewer than one batch of {config['batch']}; "
-             "use a smaller --batch")
+        skipped = f"; skipped {report.first_skipped()}" if report.n_skipped else ""
+        fail(f"the data has {count(len(images), 'image')}, fewer than one batch of "
+             f"{config['batch']}{skipped}; use a smaller --batch")
     return images, report
 
 

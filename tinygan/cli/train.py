@@ -161,7 +161,13 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
     Data: a zip, tar or folder is decoded once, on all cores, into a uint8 file in
     $TINYGAN_CACHE (default $XDG_CACHE_HOME/tinygan or ~/.cache/tinygan) and
     memory-mapped from there, so memory does not grow with the data set; later runs and
-    resumes reuse it until the source changes.
+    resumes reuse it until the source changes. Each image is turned upright by its EXIF
+    tag, centre-cropped to a square (a 300x100 image keeps its middle 100x100), and
+    resized to --size (enlarged with a Lanczos filter if smaller); an animation gives its
+    first frame. Images whose short side is under a quarter of --size, and files that are
+    empty, not images, truncated or damaged, are skipped. The run says how many images
+    were cropped, enlarged or taken from an animation, and names every skipped file in
+    events.log; tinygan data check DIR shows all this before training.
     """
     from ..run import mpi as parallel
     from ..run.folder import TrainingError, planned_steps

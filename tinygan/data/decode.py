@@ -7,7 +7,13 @@ and resize:
     transparency        composited onto black, so what was hidden under it never shows
     tiny images         skipped: an image a quarter of the training size is no face crop
     huge images         skipped from the header, before a pixel is decoded (bomb guard)
-Any file that fails is a skip with a short reason, never an exception.
+    not square          centre-cropped to the square of its short side (noted)
+    smaller than --size enlarged with a Lanczos filter (noted); larger ones are shrunk
+    animations          their first frame (noted)
+Any file that fails is a skip with a short reason, never an exception: empty, not an image
+(its bytes are no JPEG, PNG, BMP, GIF, WEBP or TIFF), truncated or damaged (a known format
+whose pixels fail to decode), too small, too large; "unreadable" when its bytes could not be
+read at all.
 """
 
 import io
@@ -24,6 +30,11 @@ MIN_SIDE_FRACTION = 0.25         # images whose short side is below size/4 are s
 EXIF_ORIENTATION = 0x0112
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")   # more than 8 bits per grey value
+# how each allowed format's files begin: a file that starts like one but does not open is a
+# truncated or damaged image, not a file of another kind
+SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"BM", b"GIF87a", b"GIF89a", b"II*\0", b"MM\0*")
+# what decoding changed about a kept image, counted in the LoadReport
+CROPPED, ENLARGED, FIRST_FRAME = "cropped", "enlarged", "first frame"
 
 # decode() refuses images over MAX_PIXELS itself, well below Pillow's own bomb limit, so
 # Pillow's warning would only repeat that. It is silenced once here: warnings.catch_warnings()
@@ -32,21 +43,36 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def decode(data, size):
-    """Bytes of one image file -> uint8 (size, size, 3), or a short reason string on failure:
-    'unreadable', 'too large' or 'too small'."""
+    """Bytes of one image file -> (uint8 (size, size, 3), notes: what was done to it), or a
+    short reason string on failure: 'empty', 'not an image', 'damaged', 'too large',
+    'too small', or 'unreadable' for data None (its bytes could not be read). A reader may
+    hand over a reason instead of bytes; it is passed on."""
+    if data is None:
+        return "unreadable"
+    if isinstance(data, str):
+        return data
+    if not data:
+        return "empty"
     try:
         img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+    except Image.DecompressionBombError:
+        return "too large"
+    except Exception:   # UnidentifiedImageError, or a header no decoder accepts
+        webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+        return "damaged" if data.startswith(SIGNATURES) or webp else "not an image"
+    try:
         w, h = img.size
         if w * h > MAX_PIXELS:   # checked on the header, before any pixel is decoded
             return "too large"
         if min(w, h) < size * MIN_SIDE_FRACTION:
             return "too small"
+        notes = [FIRST_FRAME] if getattr(img, "is_animated", False) else []
         img.load()
-        return prepare_image(upright(img), size)
+        return prepare_image(upright(img), size, notes), tuple(notes)
     except Image.DecompressionBombError:
         return "too large"
-    except Exception:   # any failure to decode, whatever the bytes, is a skip
-        return "unreadable"
+    except Exception:   # any failure to decode the pixels, whatever the bytes, is a skip
+        return "damaged"
 
 
 def upright(img):
@@ -72,10 +98,13 @@ def to_rgb(img):
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def prepare_image(img, size):
-    """Any PIL image -> uint8 (size, size, 3): RGB, centre-cropped to a square, resized."""
+def prepare_image(img, size, notes=None):
+    """Any PIL image -> uint8 (size, size, 3): RGB, centre-cropped to a square, resized.
+    Appends to `notes` (a list) CROPPED and ENLARGED where they apply."""
     img = to_rgb(img)
     w, h = img.size
+    if notes is not None:
+        notes += [CROPPED] * (w != h) + [ENLARGED] * (min(w, h) < size)
     if w != h:
         side = min(w, h)
         left, top = (w - side) // 2, (h - side) // 2
@@ -88,14 +117,15 @@ def prepare_image(img, size):
 
 def decode_many(payloads, size):
     """Decode a chunk of files (run in a worker process) -> (kept images as one uint8 array
-    (k, size, size, 3), and per file None if kept or the reason it was skipped)."""
+    (k, size, size, 3), and per file: the reason it was skipped (a string), or for a kept
+    file the tuple of notes on what decoding did to it)."""
     kept, outcomes = [], []
     for data in payloads:
         result = decode(data, size)
         if isinstance(result, str):
             outcomes.append(result)
         else:
-            kept.append(result)
-            outcomes.append(None)
+            kept.append(result[0])
+            outcomes.append(result[1])
     images = np.stack(kept) if kept else np.empty((0, size, size, 3), np.uint8)
     return images, outcomes

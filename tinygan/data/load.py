@@ -16,8 +16,11 @@ from PIL import Image
 from .cache import CacheError, cache_path, decode_in_order, open_cache, workers_for, write_cache
 from .decode import MAX_PIXELS, decode, prepare_image  # noqa: F401  (re-exported)
 from .sources import (
+    DAMAGED,
+    EMPTY,
     IMAGE_EXTENSIONS,
     LISTERS,
+    NO_IMAGE,
     UNREADABLE,
     DataError,
     LoadReport,
@@ -27,7 +30,8 @@ from .sources import (
 
 MAX_IMAGES_BYTES = 8 * 2 ** 30    # decoded without the cache, the data must fit in memory
 # a decoder's outcome -> the reason a file is counted under in the LoadReport
-DECODE_REASONS = {"unreadable": UNREADABLE, "too large": "too large", "too small": "too small"}
+DECODE_REASONS = {"unreadable": UNREADABLE, "empty": EMPTY, "not an image": NO_IMAGE,
+                  "damaged": DAMAGED, "too large": "too large", "too small": "too small"}
 
 
 def load_images(source, size, progress_factory=None, demo_count=4096, seed=0, cache=True,
@@ -80,8 +84,11 @@ def _decode(source, names, readers, size, report, bar, workers, path, prints):
         start, position = time.perf_counter(), 0
         for images, outcomes in decode_in_order(readers, size, bar, workers):
             for name, outcome in zip(names[position:position + len(outcomes)], outcomes):
-                if outcome is not None:
+                if isinstance(outcome, str):
                     report.skip(DECODE_REASONS[outcome], name)
+                else:
+                    for note in outcome:
+                        report.adjust(note)
             position += len(outcomes)
             report.used += len(images)
             write(images)
@@ -91,7 +98,7 @@ def _decode(source, names, readers, size, report, bar, workers, path, prints):
         failed = len(readers) - report.used
         if report.used == 0 or failed > len(readers) / 2:
             raise DataError(f"{source}: {failed} of {len(readers)} image files could not be "
-                            "decoded; is this the right data?")
+                            f"decoded ({report.first_skipped()}); is this the right data?")
         return report.used, report.to_dict()
 
     if path:
@@ -127,6 +134,9 @@ def _load_array(path, size, report):
         raise DataError(f"{path}: expected a uint8 array of shape (N, H, W, 3), "
                         f"got {arr.dtype} {arr.shape}")
     if arr.shape[1:3] != (size, size):
-        arr = np.stack([prepare_image(Image.fromarray(np.asarray(a)), size) for a in arr])
+        notes = []
+        arr = np.stack([prepare_image(Image.fromarray(np.asarray(a)), size, notes) for a in arr])
+        for note in notes:
+            report.adjust(note)
     report.used = len(arr)
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)

@@ -18,9 +18,19 @@ MAX_FILE_BYTES = 64 * 2 ** 20     # no face crop is this big; an archive member 
 
 # why a file was skipped: the count's label, and the words used when the file is named
 NOT_IMAGE, NESTED, UNREADABLE = "non-image files", "nested archives (not unpacked)", "unreadable files"
+EMPTY, NO_IMAGE, DAMAGED = "empty files", "files that hold no image", "truncated or damaged images"
 FILE_REASONS = {NOT_IMAGE: "not an image", NESTED: "an archive inside the data, not unpacked",
-                UNREADABLE: "unreadable", "too large": "too large",
+                UNREADABLE: "could not be read", EMPTY: "empty, 0 bytes",
+                NO_IMAGE: "not an image inside",
+                DAMAGED: "truncated or damaged", "too large": "too large",
                 "too small": "too small (short side under a quarter of --size)"}
+ONE = {NOT_IMAGE: "non-image file", NESTED: "nested archive (not unpacked)",
+       UNREADABLE: "unreadable file", EMPTY: "empty file", NO_IMAGE: "file that holds no image",
+       DAMAGED: "truncated or damaged image"}
+# what decoding did to images it kept: the count's label (see decode.py for the rules)
+ADJUSTMENTS = {"enlarged": "enlarged to --size (smaller than it)",
+               "cropped": "centre-cropped to a square",
+               "first frame": "the first frame of an animation"}
 
 
 class DataError(ValueError):
@@ -35,6 +45,7 @@ class LoadReport:
         self.used = 0
         self.skipped = {}         # reason -> count
         self.skipped_files = []   # (file name, reason), in the order met
+        self.adjusted = {}        # what decoding did to kept images (decode.py) -> count
         self.cache = None         # the decode cache file the images are mapped from
         self.from_cache = False   # True: an earlier run's cache was reused, nothing decoded
         self.why_decoded = None   # why the cache could not be reused
@@ -47,6 +58,14 @@ class LoadReport:
         if name is not None:
             self.skipped_files.append((name, FILE_REASONS.get(reason, reason)))
 
+    def adjust(self, note):
+        self.adjusted[note] = self.adjusted.get(note, 0) + 1
+
+    def adjustments(self):
+        """'12,000 enlarged to --size (smaller than it), 3 centre-cropped to a square', or ''."""
+        return ", ".join(f"{self.adjusted[note]:,} {words}" for note, words in
+                         ADJUSTMENTS.items() if self.adjusted.get(note))
+
     @property
     def n_skipped(self):
         return sum(self.skipped.values())
@@ -58,7 +77,7 @@ class LoadReport:
         return named + (f" and {more} more" if more > 0 else "")
 
     def to_dict(self):
-        return dict(used=self.used, skipped=self.skipped,
+        return dict(used=self.used, skipped=self.skipped, adjusted=self.adjusted,
                     skipped_files=[list(x) for x in self.skipped_files],
                     files_decoded=self.files_decoded, decode_seconds=self.decode_seconds,
                     workers=self.workers)
@@ -66,13 +85,15 @@ class LoadReport:
     def restore(self, saved):
         self.used, self.skipped = saved["used"], dict(saved["skipped"])
         self.skipped_files = [tuple(x) for x in saved["skipped_files"]]
+        self.adjusted = dict(saved.get("adjusted", {}))   # caches written before it: none
         self.files_decoded = saved.get("files_decoded", 0)
         self.decode_seconds, self.workers = saved.get("decode_seconds"), saved.get("workers")
 
     def __str__(self):
         text = f"{self.used:,} image{'s' * (self.used != 1)}"
         if self.skipped:
-            text += " (skipped " + ", ".join(f"{n} {r}" for r, n in sorted(self.skipped.items())) + ")"
+            text += " (skipped " + ", ".join(f"{n:,} {ONE.get(r, r) if n == 1 else r}"
+                                             for r, n in sorted(self.skipped.items())) + ")"
         return text
 
 
@@ -127,11 +148,12 @@ def _tar_members(path, report):
 
 
 def _read_member(open_member, member):
+    """The member's bytes, or None when they cannot be read."""
     try:
         with open_member(member) as f:
             return f.read(MAX_FILE_BYTES + 1)
     except Exception:   # damaged data, a bad CRC, a link (None has no __enter__)
-        return b""
+        return None
 
 
 def _walk(path):
@@ -154,15 +176,18 @@ def _folder_files(path, report):
 
 
 def _read_file(path):
+    """The file's bytes; None when they cannot be read, "too large" past MAX_FILE_BYTES."""
     try:
         # only regular files: a FIFO named x.png would block forever, /dev/zero never ends
         st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
-            return b""
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size > MAX_FILE_BYTES:
+            return "too large"
         with open(path, "rb") as f:
             return f.read(MAX_FILE_BYTES + 1)
     except OSError:
-        return b""
+        return None
 
 
 def fingerprint(source, kind):

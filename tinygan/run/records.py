@@ -108,7 +108,9 @@ class RunRecords:
         where = f", mapped from {report.cache}" if report.cache else ""
         details = [f"skipped {name}: {why}" for name, why in report.skipped_files] \
             if name_skipped else []
-        self.event(f"data: {self.config['data']}: {report}{where}", echo=False, details=details)
+        adjusted = f"; decoding: {report.adjustments()}" if report.adjustments() else ""
+        self.event(f"data: {self.config['data']}: {report}{where}{adjusted}", echo=False,
+                   details=details)
 
     def _trim_log(self):
         """Drop log rows past the step resumed from: those steps are trained, and logged, again."""
