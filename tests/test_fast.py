@@ -237,6 +237,25 @@ def test_optimizer_state_round_trips(make):
     np.testing.assert_array_equal(a_net.flat_parameters(), b_net.flat_parameters())
 
 
+def test_optimizer_state_with_a_piece_missing_is_refused():
+    """A missing moment or velocity is an error, not zeros: the run would go on differently."""
+    net = Sequential(Conv2d(1, 2, 1), BatchNorm2d(2))
+    grad = np.linspace(-1, 1, net.flat_parameters().size).astype(np.float32)
+    for make, key in ((lambda: Adam(net, lr=0.1), "v/1.gamma"),
+                      (lambda: SGD(net, 0.1, 0.9), "velocity/0.W")):
+        opt = make()
+        opt.step(grad)
+        state = opt.state_dict()
+        assert key in state
+        with pytest.raises(KeyError, match=key):
+            make().load_state_dict({k: v for k, v in state.items() if k != key})
+    with pytest.raises(KeyError, match="at step 3 has no moments"):
+        Adam(net).load_state_dict({"t": 3})
+    fresh = Adam(net)
+    fresh.load_state_dict({"t": 0})   # an optimizer before its first step has no moments
+    assert fresh.t == 0 and fresh.m is None
+
+
 def test_release_frees_shared_buffers_and_what_layers_keep():
     from tinygan.nn.layers import Sequential, SpectralNorm
     plain, wrapped = speed.FastConv2d(3, 4, 3, 1, 1), speed.FastConv2d(4, 4, 3, 1, 1)

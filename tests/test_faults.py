@@ -225,6 +225,12 @@ def rewrite(src, dst, changes):
     np.savez(dst, **arrays)   # np.save's default allow_pickle=True pickles object arrays
 
 
+def without_moments(src, prefix):
+    """The changes that remove every Adam moment of `prefix`, leaving its step count."""
+    with np.load(src) as npz:
+        return {k: None for k in npz.files if k.startswith((f"{prefix}/m/", f"{prefix}/v/"))}
+
+
 def with_nan(array):
     array = array.copy()
     array.flat[0] = np.nan
@@ -257,6 +263,13 @@ DAMAGE = {   # name: (make a damaged copy of src at dst, what the error must say
     "nan": (lambda s, d: rewrite(s, d, {"G_ema/1.W": with_nan}), "G_ema array 1.W holds NaN"),
     "optimizer": (lambda s, d: rewrite(s, d, {"optD/m/0.W": np.zeros(3)}),
                   "optD entry m/0.W does not fit"),
+    # Adam's moments, loaded as zeros where one is missing, would make the resume inexact
+    "optimizer missing": (lambda s, d: rewrite(s, d, {"optD/v/0.W": None}),
+                          "optD is missing entries (v/0.W)"),
+    "optimizer moments": (lambda s, d: rewrite(s, d, without_moments(s, "optG")),
+                          "optG is missing entries (m/1.W, m/2.gamma, m/2.beta, ...)"),
+    "optimizer extra": (lambda s, d: rewrite(s, d, {"optG/m/9.W": np.zeros(3)}),
+                        "optG entry m/9.W does not fit"),
     "no meta": (lambda s, d: rewrite(s, d, {"meta": None}), "no 'meta' entry"),
     "bad meta": (lambda s, d: rewrite(s, d, {"meta": np.zeros(5, np.uint8)}),
                  "'meta' entry is not valid JSON"),
@@ -345,6 +358,22 @@ def test_resume_with_no_usable_checkpoint_is_a_clear_error(trained, tmp_path):
         flip_middle(path, path)
     result = invoke("train", "--resume", run)
     assert "no usable checkpoint in" in result.output and "corrupt" in result.output
+
+
+def test_resume_refuses_a_checkpoint_missing_adam_state(trained, tmp_path, images):
+    """A checkpoint without one of Adam's second moments is skipped on resume, like any other
+    damaged one, and with none usable left the command says why in one line (exit 2)."""
+    run = copy_run(trained, tmp_path)
+    newest = ckpt.checkpoint_path(run, 4)
+    rewrite(newest, newest, {"optG/v/1.W": None})
+    trainer = make_trainer(run, images)
+    assert trainer.resume() == ckpt.checkpoint_path(run, 2) and trainer.step == 2
+    assert "optG is missing entries (v/1.W)" in open(os.path.join(run, "events.log")).read()
+    for path in ckpt.list_checkpoints(run):
+        rewrite(path, path, {"optD/v/0.W": None})
+    result = invoke("train", "--resume", run)
+    assert "no usable checkpoint in" in result.output
+    assert "ckpt_00000004.npz: optG is missing entries (v/1.W)" in result.output
 
 
 # ---------------------------------------------------------------------------- divergence

@@ -35,17 +35,21 @@ class Optimizer:
         return out
 
     def _join(self, state, prefix):
-        """The flat array for the `prefix/<name>` entries of `state`, or None without them."""
+        """The flat array for the `prefix/<name>` entries of `state`, or None without them.
+        Some but not all of them is a KeyError: a missing piece must not be taken for zeros."""
         p = self.model.flat_parameters()
         if not any(k.startswith(prefix + "/") for k in state):
             return None
+        missing = [f"{prefix}/{name}" for name, _, _ in self.model.parameters()
+                   if f"{prefix}/{name}" not in state]
+        if missing:
+            raise KeyError(f"optimizer state without {', '.join(missing)}")
         xp = array_module(p)
         flat, offset = xp.zeros_like(p), 0
         for name, layer, key in self.model.parameters():
             size = layer.params[key].size
-            if f"{prefix}/{name}" in state:
-                flat[offset:offset + size] = xp.asarray(state[f"{prefix}/{name}"],
-                                                        dtype=p.dtype).reshape(-1)
+            flat[offset:offset + size] = xp.asarray(state[f"{prefix}/{name}"],
+                                                    dtype=p.dtype).reshape(-1)
             offset += size
         return flat
 
@@ -118,7 +122,10 @@ class Adam(Optimizer):
 
     def load_state_dict(self, state):
         """Restore from `state_dict()` output; arrays go to the parameters' device and dtype."""
-        self.t = int(state["t"])
-        self.m, self.v = self._join(state, "m"), self._join(state, "v")
-        if (self.m is None) != (self.v is None):
+        t = int(state["t"])
+        m, v = self._join(state, "m"), self._join(state, "v")
+        if (m is None) != (v is None):
             raise KeyError("Adam state has first or second moments, not both")
+        if t > 0 and m is None:
+            raise KeyError(f"Adam state at step {t} has no moments")
+        self.t, self.m, self.v = t, m, v

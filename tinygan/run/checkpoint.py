@@ -158,8 +158,7 @@ def check_model_arrays(path, model, state, what):
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     if missing:
-        raise CheckpointError(f"{path}: {what} is missing arrays ({', '.join(missing[:3])}"
-                              f"{', ...' if len(missing) > 3 else ''})")
+        raise CheckpointError(f"{path}: {what} is missing arrays ({_first_few(missing)})")
     for name, value in expected.items():
         if state[name].shape != value.shape:
             raise CheckpointError(f"{path}: {what} array {name} has shape {state[name].shape}, "
@@ -170,7 +169,8 @@ def check_model_arrays(path, model, state, what):
 
 def check_optimizer_arrays(path, model, state, what):
     """Adam state: a step count 't' and, per parameter, finite 'm/<name>', 'v/<name>' arrays
-    of that parameter's shape."""
+    of that parameter's shape: for every parameter, or for none before the first step (t = 0).
+    A missing moment would be taken for zeros, and the resumed run would silently differ."""
     t = state.get("t")
     if t is None or t.shape != () or t.dtype.kind not in "iu" or t < 0:
         raise CheckpointError(f"{path}: {what} has no valid step count 't'")
@@ -183,6 +183,16 @@ def check_optimizer_arrays(path, model, state, what):
             raise CheckpointError(f"{path}: {what} entry {key} does not fit the model")
         if not np.all(np.isfinite(value)):
             raise CheckpointError(f"{path}: {what} entry {key} holds NaN or inf")
+    if t > 0 or len(state) > 1:
+        missing = [f"{kind}/{name}" for kind in ("m", "v") for name in shapes
+                   if f"{kind}/{name}" not in state]
+        if missing:
+            raise CheckpointError(f"{path}: {what} is missing entries ({_first_few(missing)})")
+
+
+def _first_few(names):
+    """'a, b, c' or 'a, b, c, ...': the first three names of a list."""
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 def checkpoint_path(run_dir, step):
