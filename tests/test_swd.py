@@ -156,19 +156,26 @@ def test_noise_increases_distance(two_draws, same_distribution):
 
 
 @pytest.mark.parametrize(
-    "shape_a, shape_b, dtype",
+    "shape_a, shape_b, dtype, message",
     [
-        ((8, 32, 32, 3), (9, 32, 32, 3), np.uint8),  # different number of images
-        ((8, 32, 32, 3), (8, 64, 64, 3), np.uint8),  # different resolutions
-        ((8, 32, 48, 3), (8, 32, 48, 3), np.uint8),  # not square
-        ((8, 32, 32), (8, 32, 32), np.uint8),  # no channel axis
-        ((8, 32, 32, 1), (8, 32, 32, 1), np.uint8),  # not RGB
-        ((8, 32, 32, 3), (8, 32, 32, 3), np.float32),  # not uint8
-        ((8, 8, 8, 3), (8, 8, 8, 3), np.uint8),  # smaller than the coarsest level
+        # different number of images
+        ((8, 32, 32, 3), (9, 32, 32, 3), np.uint8, r"same number and size of images"),
+        # different resolutions
+        ((8, 32, 32, 3), (8, 64, 64, 3), np.uint8, r"same number and size of images"),
+        ((8, 32, 48, 3), (8, 32, 48, 3), np.uint8, r"images_a must hold square images"),
+        # no channel axis; not RGB
+        ((8, 32, 32), (8, 32, 32), np.uint8, r"must have shape \(N, H, W, 3\)"),
+        ((8, 32, 32, 1), (8, 32, 32, 1), np.uint8, r"must have shape \(N, H, W, 3\)"),
+        ((8, 32, 32, 3), (8, 32, 32, 3), np.float32, r"images_a must be uint8, got float32"),
+        ((0, 32, 32, 3), (0, 32, 32, 3), np.uint8, r"images_a is empty"),
+        # smaller than the coarsest level
+        ((8, 8, 8, 3), (8, 8, 8, 3), np.uint8, r"images are 8 px but the coarsest .* is 16 px"),
     ],
 )
-def test_bad_input_raises(shape_a, shape_b, dtype):
-    with pytest.raises(ValueError):
+def test_bad_input_raises(shape_a, shape_b, dtype, message):
+    """Each is refused by its own check, with its own message: an unrelated NumPy error
+    further on (a ValueError too) does not count."""
+    with pytest.raises(ValueError, match=message):
         swd(np.zeros(shape_a, dtype), np.zeros(shape_b, dtype))
 
 
@@ -182,5 +189,5 @@ def test_plain_python_lists_are_not_uint8():
 def test_odd_level_that_must_be_halved_raises():
     # 54 -> 27, and 27 would still have to be halved (13 >= 8): the levels would not line up
     images = np.zeros((2, 54, 54, 3), np.uint8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot halve a 27 px pyramid level"):
         swd(images, images, min_resolution=8)
