@@ -99,17 +99,27 @@ def _expect_usage_error(result, text):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("n", [25, 7, 1])
-def test_best_of_works_with_a_minibatch_std_discriminator(n):
-    """D's minibatch-std channel takes groups of 4 images: 4n faces, cut into parts of about
-    64 for D's batch statistics, must be cut at whole groups (100 = 50 + 50 would not be)."""
-    from tinygan.draw.generate import best_of, discriminator_scores
+@pytest.mark.parametrize("n, parts", [(25, [48, 52]), (41, [56, 52, 56]), (7, [28]),
+                                      (1, [4])])
+def test_best_of_works_with_a_minibatch_std_discriminator(n, parts):
+    """D's minibatch-std channel takes groups of 4 images: 4n faces, cut into round(4n / 64)
+    nearly equal parts for D's batch statistics, must be cut at whole groups (100 = 48 + 52,
+    not 50 + 50). The expected faces are ranked here, part by part, by D's own scores, not by
+    discriminator_scores, which best_of itself calls."""
+    from tinygan.data.images import to_uint8
+    from tinygan.draw.generate import best_of
     from tinygan.gan.networks import build
     G, D = build(dict(size=32, nz=8, ngf=8, ndf=8, mbstd=True), np.random.default_rng(0))
     z = np.random.default_rng(1).standard_normal((4 * n, 8)).astype(np.float32)
-    faces, scores = discriminator_scores(G, D, z)
-    assert len(faces) == len(scores) == 4 * n
+    assert sum(parts) == 4 * n and all(size % 4 == 0 for size in parts)
+    faces, scores = [], []
+    for part in np.split(z, np.cumsum(parts)[:-1]):
+        x = G.forward(part, train=False).copy()
+        faces.append(to_uint8(x))
+        scores.append(D.forward(x, train=True).ravel().copy())
+    faces, scores = np.concatenate(faces), np.concatenate(scores)
     best = best_of(G, D, z, n)
+    assert len(best) == n
     np.testing.assert_array_equal(best, faces[np.argsort(-scores)[:n]])
 
 
