@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tinygan.nn.im2col import col2im, conv_output_size, im2col
 from tinygan.nn.layers import ConvTranspose2d
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "figures"
+OUT = Path(__file__).resolve().parents[2] / "docs" / "figures"
 
 WHITE, INK, GRID = (255, 255, 255), (30, 30, 30), (150, 150, 150)
 PAD = (225, 225, 225)          # padding cells
