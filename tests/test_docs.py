@@ -51,13 +51,31 @@ def test_a_wrong_number_fails():
     assert result.failed == 1
 
 
-def test_figure_script_runs(tmp_path):
-    """scripts/figures/make_figures.py still draws every picture from the current code."""
+def test_committed_figures_are_what_the_figure_script_draws(tmp_path):
+    """scripts/figures/make_figures.py draws every picture in docs/figures from the current
+    code, and the committed PNGs are those pictures, pixel for pixel.
+
+    The pixels are compared decoded (the PNG bytes may change with the zlib that wrote them),
+    and exactly: every number in them is an integer the code computes, and Pillow draws the
+    same pixels for the same drawing calls. A tolerance loose enough to let Pillow draw its
+    letters differently would also let a changed digit through (some 100 pixels of 250,000);
+    if a Pillow release does draw its letters differently, this fails, and the figures are
+    redrawn with the script."""
     import runpy
-    script = runpy.run_path(str(ROOT / "scripts" / "make_figures.py"))
-    written = script["make_all"](tmp_path)
-    assert written and all(Path(p).stat().st_size > 0 for p in written)
-    assert {Path(p).name for p in written} == {p.name for p in (DOCS / "figures").glob("*.png")}
+
+    from PIL import Image
+    script = runpy.run_path(str(ROOT / "scripts" / "figures" / "make_figures.py"))
+    assert Path(script["OUT"]) == DOCS / "figures"   # where the script writes by default
+    written = [Path(p) for p in script["make_all"](tmp_path)]
+    committed = sorted((DOCS / "figures").glob("*.png"))
+    assert sorted(p.name for p in written) == [p.name for p in committed]
+    for path in written:
+        drawn = np.asarray(Image.open(path).convert("RGB"))
+        kept = np.asarray(Image.open(DOCS / "figures" / path.name).convert("RGB"))
+        assert drawn.shape == kept.shape, path.name
+        differ = int((drawn != kept).any(axis=-1).sum())
+        assert differ == 0, (f"docs/figures/{path.name} is stale: {differ} pixels differ from "
+                             "what `python scripts/figures/make_figures.py` draws now")
 
 
 LINKED_PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md")),
