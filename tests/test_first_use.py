@@ -106,8 +106,8 @@ def test_loading_counts_what_decoding_did_and_why_files_were_skipped(tmp_path):
     images, report = load_images(str(odd_folder(tmp_path / "odd")), 32, cache=False)
     assert len(images) == 7
     assert report.adjusted == {"cropped": 1, "enlarged": 1, "first frame": 1}
-    assert report.adjustments() == ("1 enlarged to --size (smaller than it), 1 centre-cropped "
-                                    "to a square, 1 the first frame of an animation")
+    assert report.adjustments() == ("1 enlarged (smaller than --size), 1 centre-cropped to a "
+                                    "square, 1 taken from an animation's first frame")
     assert dict(report.skipped_files) == {"cut.png": "truncated or damaged",
                                           "empty.png": "empty, 0 bytes",
                                           "notes.png": "not an image inside"}
@@ -121,13 +121,13 @@ def test_train_says_what_decoding_did_once_and_logs_it(tmp_path):
     result = invoke("train", "--data", odd_folder(tmp_path / "odd"), "--steps", 1, "--out", out,
                     *TINY[:4], "--batch", "4")
     assert result.exit_code == 0, result.output
-    assert result.output.count("note: decoding made 1 enlarged to --size") == 1
+    assert result.output.count("note: decoding at 32 px: 1 enlarged (smaller than --size)") == 1
     assert "7 images (skipped 1 empty file, 1 file that holds no image, 1 truncated or " \
            "damaged image)" in result.output
     events = (out / "events.log").read_text()
-    assert "decoding: 1 enlarged to --size (smaller than it), 1 centre-cropped" in events
+    assert "decoding: 1 enlarged (smaller than --size), 1 centre-cropped" in events
     resumed = invoke("train", "--resume", out, "--steps", 2)   # from the cache: same counts
-    assert resumed.output.count("note: decoding made 1 enlarged") == 1
+    assert resumed.output.count("note: decoding at 32 px: 1 enlarged") == 1
 
 
 def test_data_too_small_for_a_batch_names_the_skipped_files(tmp_path):
@@ -137,3 +137,35 @@ def test_data_too_small_for_a_batch_names_the_skipped_files(tmp_path):
     last = result.output.strip().splitlines()[-1]
     assert "the data has 7 images, fewer than one batch of 16; skipped cut.png (truncated or " \
            "damaged), empty.png (empty, 0 bytes), notes.png (not an image inside)" in last
+
+
+def test_data_check_says_what_training_would_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    odd_folder(tmp_path / "odd")
+    result = invoke("data", "check", "odd", "--size", "32")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "odd: 7 images (skipped 1 empty file, 1 file that holds no image, 1 truncated or " \
+           "damaged image)" in out
+    assert "sizes (8 image headers read): most common 40x40 (6)" in out
+    assert "short side 16 to 100 px" in out and "smaller than 32 px: 1, larger: 7" in out
+    assert "decoding at 32 px: 1 enlarged (smaller than --size), 1 centre-cropped to a " \
+           "square, 1 taken from an animation's first frame" in out
+    for line in ("skipped cut.png: truncated or damaged", "skipped empty.png: empty, 0 bytes",
+                 "skipped notes.png: not an image inside"):
+        assert line in out
+    assert "wrote data-check.png: 7 images as training sees them" in out
+    from PIL import Image
+    assert Image.open(tmp_path / "data-check.png").size == (3 * 34 + 2, 3 * 34 + 2)
+    again = invoke("data", "check", "odd", "--size", "32")   # from the cache, the same report
+    assert "odd: 7 images (skipped 1 empty file" in again.output
+    assert "wrote data-check-2.png" in again.output
+    trained = invoke("train", "--data", "odd", "--steps", 1, "--out", "run", *TINY[:4],
+                     "--batch", "4")
+    assert "memory-mapped from the decode cache" in trained.output   # check filled the cache
+
+
+def test_data_check_refuses_what_is_not_a_data_set(tmp_path):
+    result = invoke("data", "check", tmp_path / "nothing")
+    assert result.exit_code == 2 and "no such file or folder" in result.output.splitlines()[-1]
+

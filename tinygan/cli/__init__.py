@@ -2,7 +2,7 @@
 
 Each family of commands lives in its own module: train.py (train, with starting.py for
 where a run starts from), sample.py (sample, interpolate), runs.py (info, runs, export),
-evaluate.py (eval), gradcheck.py (gradcheck).
+evaluate.py (eval), gradcheck.py (gradcheck), data.py (data check).
 
 Every problem a user can cause (a missing file, bad data, a bad option) ends with a one-line
 message and exit code 2, never a traceback.
@@ -120,4 +120,4 @@ def output_path(out, default):
 
 
 # the command modules register themselves on `main`; imported last, as they import it
-from . import evaluate, gradcheck, runs, sample, train  # noqa: E402,F401
+from . import data, evaluate, gradcheck, runs, sample, train  # noqa: E402,F401

@@ -80,8 +80,8 @@ def load_data(config):
         fail(str(exc))
     click.echo(f"data: {report}; {describe_storage(report, images)}", err=True)
     if report.adjustments():
-        click.echo(f"note: decoding made {report.adjustments()} at {config['size']} px "
-                   "(tinygan train --help, 'Data', gives the rules)", err=True)
+        click.echo(f"note: decoding at {config['size']} px: {report.adjustments()} (tinygan "
+                   "train --help, 'Data', gives the rules)", err=True)
     if len(images) < config["batch"]:
         skipped = f"; skipped {report.first_skipped()}" if report.n_skipped else ""
         fail(f"the data has {count(len(images), 'image')}, fewer than one batch of "

@@ -28,9 +28,9 @@ ONE = {NOT_IMAGE: "non-image file", NESTED: "nested archive (not unpacked)",
        UNREADABLE: "unreadable file", EMPTY: "empty file", NO_IMAGE: "file that holds no image",
        DAMAGED: "truncated or damaged image"}
 # what decoding did to images it kept: the count's label (see decode.py for the rules)
-ADJUSTMENTS = {"enlarged": "enlarged to --size (smaller than it)",
+ADJUSTMENTS = {"enlarged": "enlarged (smaller than --size)",
                "cropped": "centre-cropped to a square",
-               "first frame": "the first frame of an animation"}
+               "first frame": "taken from an animation's first frame"}
 
 
 class DataError(ValueError):
@@ -62,7 +62,7 @@ class LoadReport:
         self.adjusted[note] = self.adjusted.get(note, 0) + 1
 
     def adjustments(self):
-        """'12,000 enlarged to --size (smaller than it), 3 centre-cropped to a square', or ''."""
+        """'12,000 enlarged (smaller than --size), 3 centre-cropped to a square', or ''."""
         return ", ".join(f"{self.adjusted[note]:,} {words}" for note, words in
                          ADJUSTMENTS.items() if self.adjusted.get(note))
 
