@@ -37,6 +37,19 @@ def tiny_run(tmp_path):
     return out
 
 
+def assert_same_checkpoint(path, expected_path):
+    """The two checkpoints hold the same arrays (G, D, G_ema and Adam's state), bit for bit,
+    and the same step."""
+    from tinygan.run import checkpoint as ckpt
+    (arrays, meta), (expected, expected_meta) = ckpt.load(str(path)), ckpt.load(
+        str(expected_path))
+    assert meta["step"] == expected_meta["step"]
+    assert arrays.keys() == expected.keys()
+    assert any(key.startswith("optG/") for key in arrays)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(arrays[key], value, err_msg=key)
+
+
 def random_images(n, h, w, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
 

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY, assert_grads_ok, invoke, randomized
+from conftest import TINY, assert_grads_ok, assert_same_checkpoint, invoke, randomized
 
 from tinygan.gan.networks import attention_side, build, forward_macs
 from tinygan.gan.recipes import complete
@@ -151,7 +151,8 @@ def test_forward_macs_count_the_attention():
 
 # ------------------------------------------------------------------------------------ CLI
 def test_an_attention_run_trains_resumes_and_samples(tmp_path):
-    out = tmp_path / "run"
+    """It trains, resumes exactly where the same run without a break would be, and samples."""
+    out, straight = tmp_path / "run", tmp_path / "straight"
     result = invoke("train", "--data", "demo", "--steps", 2, "--out", out, "--attention", *TINY)
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["attention"] is True
@@ -162,6 +163,10 @@ def test_an_attention_run_trains_resumes_and_samples(tmp_path):
     assert all(arrays[g][0] != 0 for g in gammas)   # trained away from the identity
     result = invoke("train", "--resume", out, "--more-steps", 1, "--device", "cpu")
     assert result.exit_code == 0, result.output
+    result = invoke("train", "--data", "demo", "--steps", 3, "--out", straight, "--attention",
+                    *TINY)
+    assert result.exit_code == 0, result.output
+    assert_same_checkpoint(out / "ckpt_00000003.npz", straight / "ckpt_00000003.npz")
     result = invoke("sample", "--checkpoint", out, "-n", 4, "--best", 4,
                     "--out", tmp_path / "s.png", "--device", "cpu")
     assert result.exit_code == 0, result.output
