@@ -169,3 +169,105 @@ def test_data_check_refuses_what_is_not_a_data_set(tmp_path):
     result = invoke("data", "check", tmp_path / "nothing")
     assert result.exit_code == 2 and "no such file or folder" in result.output.splitlines()[-1]
 
+
+
+# -- unwritable or busy run folders: refused before any data is read -------------------------
+def read_only(monkeypatch):
+    """Every new file refused, as on a read-only file system (chmod does not stop root)."""
+    import errno
+    import os
+
+    from tinygan.run import folder
+
+    def refuse(*args, **kw):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(folder.tempfile, "mkstemp", refuse)
+
+
+def test_resume_into_an_unwritable_folder_is_refused_first(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    assert invoke("train", "--data", "demo", "--steps", 2, "--out", run, *TINY).exit_code == 0
+    events = (run / "events.log").read_text()
+    read_only(monkeypatch)
+    monkeypatch.setattr("tinygan.data.load.load_images", lambda *a, **k: 1 / 0)
+    result = invoke("train", "--resume", run, "--more-steps", 2)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: cannot write in {run}: Read-only file system; copy the run folder somewhere "
+        "writable and --resume the copy")
+    assert "resumed" not in result.output and (run / "events.log").read_text() == events
+
+
+def test_a_new_run_under_an_unwritable_folder_is_refused_first(tmp_path, monkeypatch):
+    read_only(monkeypatch)
+    monkeypatch.setattr("tinygan.data.load.load_images", lambda *a, **k: 1 / 0)
+    result = invoke("train", "--data", "demo", "--out", tmp_path / "new" / "run", *TINY)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: cannot write in {tmp_path} (to hold {tmp_path / 'new' / 'run'}): Read-only "
+        "file system; give a writable folder with --out DIR")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_folder_in_use_is_refused_before_the_data_is_read(tmp_path, monkeypatch):
+    from tinygan.run.folder import RunLock
+    run = tmp_path / "run"
+    assert invoke("train", "--data", "demo", "--steps", 2, "--out", run, *TINY).exit_code == 0
+    monkeypatch.setattr("tinygan.data.load.load_images", lambda *a, **k: 1 / 0)
+    with RunLock(str(run)):
+        result = invoke("train", "--resume", run, "--more-steps", 2)
+        listing = invoke("runs", "--dir", tmp_path)
+    assert result.exit_code == 2 and "is in use by another training process" in result.output
+    assert "(training now)" in listing.output
+    assert "(training now)" not in invoke("runs", "--dir", tmp_path).output
+
+
+# -- what events.log and log.csv keep of a stop ----------------------------------------------
+def test_a_stop_is_logged_with_its_own_row_and_a_kill_is_noticed(tmp_path):
+    import csv
+    import signal
+
+    from tinygan.data.load import load_images
+    from tinygan.run.trainer import Trainer
+    run = tmp_path / "run"
+    run.mkdir()
+    config = dict(invoke_config(), log_every=4, ckpt_every=100)
+    images, _ = load_images("demo", 32, demo_count=64)
+    trainer = Trainer(config, str(run), images)
+    stop_after = 6
+
+    def stop_at():   # Ctrl-C after step 6, between log rows (at 4 and 8)
+        return trainer.step >= stop_after
+    trainer.should_stop = stop_at
+    trainer._stop_signal = signal.SIGINT
+    assert trainer.train(12) == "interrupted"
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [r["step"] for r in rows] == ["4", "6"]   # the stop's own row: steps 5 and 6
+    events = (run / "events.log").read_text()
+    assert "step 6: process ended: stopped by SIGINT; checkpoint saved" in events
+    # a process that ends without a word (kill -9): the next resume says so
+    (run / "events.log").write_text(events + "2026-01-01 00:00:00 step 6: resumed from x\n")
+    resumed = Trainer(config, str(run), images)
+    resumed.resume()
+    last = (run / "events.log").read_text().splitlines()[-1]
+    assert "resumed from ckpt_00000006.npz at step 6 (the process before ended without a " \
+           "word: killed, or the machine stopped; its log reached step 6)" in last
+
+
+def invoke_config():
+    from tinygan.gan.recipes import complete
+    return complete(dict(recipe="modern", data="demo", size=32, nz=16, ngf=8, ndf=8, batch=16,
+                         real_label=1.0, label_noise=0.0, r1_every=4, flip=True, ema=0.999,
+                         seed=0, steps=12, epochs=None, log_every=4, sample_every=100,
+                         ckpt_every=100, keep=3, milestone_every=0, demo_count=64, init=None,
+                         on_nan="stop"))
+
+
+def test_the_progress_bar_ends_once_and_notes_go_above_it(tmp_path):
+    result = invoke("train", "--data", "demo", "--steps", 6, "--out", tmp_path / "run",
+                    "--sample-every", 3, *TINY)
+    assert result.exit_code == 0
+    lines = result.output.replace("\r", "\n").splitlines()
+    notes = [line for line in lines if "are nearly alike" in line]
+    assert notes and all(line.startswith("note: the 64 tiles") for line in notes)
+    assert sum("100%|" in line for line in lines) == 1

@@ -69,8 +69,8 @@ def _parameter_counts(arrays, meta):
               help="The folder that holds the run folders.")
 def runs(root):
     """List the run folders under runs/ (or --dir), most recently active first: the step of
-    the newest checkpoint, the data, the image size, the last logged losses of D and G, and
-    the newest checkpoint's file."""
+    the newest checkpoint (of the log, for a run training now), the data, the image size, the
+    last logged losses of D and G, and the newest checkpoint's file."""
     from ..run.listing import find_runs, summarise
     try:
         found = [summarise(r) for r in find_runs(root)]
@@ -87,9 +87,10 @@ def runs(root):
     for r in found:
         losses = "  ".join(f"{float(v):6.3f}" if v else f"{'-':>6}"
                            for v in (r["loss_d"], r["loss_g"]))
+        newest = r["checkpoint"] or "(none yet)"
         click.echo(f"{r['run']:<{width}}  {r['step']:>7}  {r['size'] or '?':>4}  "
-                   f"{r['data'][:data_width]:<{data_width}}  {losses}  "
-                   f"{r['checkpoint'] or '(none yet)'}")
+                   f"{r['data'][:data_width]:<{data_width}}  {losses}  {newest}"
+                   + ("  (training now)" if r["running"] else ""))
 
 
 @main.command(short_help="Write a model file for sampling and fine-tuning.")

@@ -12,7 +12,7 @@ from ..gan.recipes import D_NORMS, G_NORMS, LOSSES, RECIPES, complete, describe
 from ..gan.recipes import DEFAULT as DEFAULT_RECIPE
 from ..nn.backend import enable_tf32
 from ..run import checkpoint as ckpt
-from ..run.folder import DEFAULT_EPOCHS
+from ..run.folder import DEFAULT_EPOCHS, folder_problem
 from . import DEVICE_OPTION, count, device_or_fail, fail, main, starting, tqdm_bar
 from .grouped_help import GroupedCommand
 
@@ -222,6 +222,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
     config["on_nan"] = on_nan
     if problem := world.argument_problem(config, run_dir):
         fail(problem)
+    if problem := world.broadcast(folder_problem(run_dir, resuming=bool(resume))
+                                  if world.rank == 0 else None):
+        fail(problem)
 
     images, report = starting.load_data(config)
     if problem := world.data_problem(images):
@@ -230,8 +233,10 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
     total = planned_steps(config, steps_per_epoch)
     try:
         with world.run_folder(run_dir):   # rank 0's alone when several ranks train
+            bars = []   # notes go above the progress bar, once there is one
             trainer = trainer_for(world, config, run_dir, images, device=device,
-                                  log=lambda m: click.echo(m, err=True))
+                                  log=lambda m: bars[0].write(m, file=sys.stderr) if bars
+                                  else click.echo(m, err=True))
             if resume:
                 trainer.resume()
                 starting.stop_if_finished(run_dir, trainer.step, total)   # the data shrank since
@@ -248,6 +253,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
                        f"({count(steps_per_epoch, 'step')} per epoch)", err=True)
             click.echo(BAR_LEGEND, err=True)
             bar = tqdm_bar(total=total, initial=trainer.step, desc="train", unit="step")
+            bars.append(bar)
             try:
                 how = trainer.train(total, progress=bar)
             finally:

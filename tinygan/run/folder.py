@@ -5,6 +5,7 @@ import csv
 import fcntl
 import json
 import os
+import tempfile
 
 from . import checkpoint as ckpt
 
@@ -41,6 +42,41 @@ class RunLock:
     def __exit__(self, *exc):
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
+
+
+def folder_problem(run_dir, resuming=False):
+    """Why a training process could not work in `run_dir`, or None: another one holds it, or
+    it (or, for a new run, the nearest folder above it that exists) cannot be written. Asked
+    before any data is read, so that a mistake costs no decoding and announces no resume."""
+    if training_now(run_dir):
+        return (f"{run_dir} is in use by another training process; wait for it to finish "
+                "(or start a new run in another folder)")
+    place = os.path.abspath(run_dir)
+    while not os.path.isdir(place):
+        place = os.path.dirname(place)
+    try:
+        fd, probe = tempfile.mkstemp(dir=place, prefix=".write-test-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        fix = ("copy the run folder somewhere writable and --resume the copy" if resuming else
+               "give a writable folder with --out DIR")
+        where = run_dir if place == os.path.abspath(run_dir) else f"{place} (to hold {run_dir})"
+        return f"cannot write in {where}: {exc.strerror or exc}; {fix}"
+    return None
+
+
+def training_now(run_dir):
+    """Whether a training process holds the run folder's lock right now."""
+    try:
+        with open(os.path.join(run_dir, "lock"), "r") as f:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:   # no lock file: never trained, or not readable
+        return False
 
 
 def planned_steps(config, steps_per_epoch):
@@ -95,13 +131,19 @@ def append_log_row(run_dir, row):
         writer.writerow(row)
 
 
+def read_log_rows(run_dir):
+    """The rows of log.csv as dicts of strings ([] when there is none, or it is unreadable)."""
+    try:
+        with open(os.path.join(run_dir, "log.csv"), newline="") as f:
+            return list(csv.DictReader(f))
+    except (OSError, csv.Error):
+        return []
+
+
 def trim_log(run_dir, step):
     """Drop the rows of log.csv past `step` (a resume trains, and logs, those steps again)."""
     path = os.path.join(run_dir, "log.csv")
-    if not os.path.exists(path):
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_log_rows(run_dir)
     keep = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) <= step]
     if len(keep) < len(rows):
         with open(path + ".tmp", "w", newline="") as f:

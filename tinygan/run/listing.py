@@ -1,10 +1,10 @@
 """Run folders at a glance: the runs under a folder, and the facts `tinygan runs` lists."""
 
-import csv
 import json
 import os
 
 from . import checkpoint as ckpt
+from .folder import read_log_rows, training_now
 
 
 def find_runs(root="runs"):
@@ -26,8 +26,9 @@ def last_active(run_dir):
 
 
 def summarise(run_dir):
-    """What a glance at a run should tell: its step, data, size, last losses and the newest
-    checkpoint. Reads only config.json, log.csv and file names, never a checkpoint."""
+    """What a glance at a run should tell: its step, data, size, last losses, the newest
+    checkpoint, and whether it is training now (then its step is its log's). Reads only
+    config.json, log.csv, file names and the lock, never a checkpoint."""
     try:
         with open(os.path.join(run_dir, "config.json")) as f:
             config = json.load(f)
@@ -38,16 +39,15 @@ def summarise(run_dir):
     step = ckpt.step_of(name) if name else 0
     data = config.get("data") or "?"
     last = _last_log_row(run_dir)
+    running = training_now(run_dir)
+    if running and (last.get("step") or "").isdigit():
+        step = max(step, int(last["step"]))   # a run in training has logged past its checkpoint
     return dict(run=os.path.basename(run_dir.rstrip("/")), step=step,
                 data=data if data == "demo" else os.path.basename(str(data).rstrip("/")),
                 size=config.get("size"), loss_d=last.get("loss_d"), loss_g=last.get("loss_g"),
-                checkpoint=name)
+                checkpoint=name, running=running)
 
 
 def _last_log_row(run_dir):
-    try:
-        with open(os.path.join(run_dir, "log.csv"), newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, csv.Error):
-        return {}
+    rows = read_log_rows(run_dir)
     return rows[-1] if rows else {}

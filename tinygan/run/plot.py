@@ -5,13 +5,12 @@ Each panel is a chart of lines against the training step, smoothed over a few lo
 GAN's losses jump from step to step; their drift is what tells how training goes).
 """
 
-import csv
 import os
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .folder import read_scores
+from .folder import read_log_rows, read_scores
 
 RED, BLUE, GREEN, ORANGE, PURPLE = (214, 39, 40), (31, 119, 180), (44, 160, 44), \
     (255, 127, 14), (148, 103, 189)
@@ -25,11 +24,9 @@ class PlotError(ValueError):
 
 def read_log(run_dir):
     """{column: float array} of the run's log.csv."""
-    try:
-        with open(os.path.join(run_dir, "log.csv"), newline="") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise PlotError(f"{run_dir}: no log.csv (is it a run folder?)") from None
+    if not os.path.exists(os.path.join(run_dir, "log.csv")):
+        raise PlotError(f"{run_dir}: no log.csv (is it a run folder?)")
+    rows = read_log_rows(run_dir)
     if len(rows) < 2:
         raise PlotError(f"{run_dir}/log.csv has {len(rows)} row(s): a run logs one row per "
                         "--log-every steps, and a plot needs two")

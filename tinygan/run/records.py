@@ -24,7 +24,9 @@ import numpy as np
 
 from ..gan.step import recalibrate_batchnorm
 from . import checkpoint as ckpt
-from .folder import TrainingError, append_log_row, trim_log, write_config
+from .folder import TrainingError, append_log_row, read_log_rows, trim_log, write_config
+
+END_MARK = "process ended:"   # how events.log marks a training process's own end
 
 
 class Diverged(TrainingError):
@@ -80,8 +82,10 @@ class RunRecords:
             self.step = self.gan.steps_done = int(meta["step"])
             if self._clock is None:   # a rollback keeps the clock of the steps it discards
                 self.time_before = float(meta.get("time_s", 0.0))
+            silent_end = self._silent_end()
             self._trim_log()
-            self.event(f"resumed from {os.path.basename(path)} at step {self.step}")
+            self.event(f"resumed from {os.path.basename(path)} at step {self.step}"
+                       + silent_end)
             return path
         if problems:
             raise TrainingError("no usable checkpoint in " + self.run_dir + ": " + problems[0])
@@ -111,6 +115,23 @@ class RunRecords:
         adjusted = f"; decoding: {report.adjustments()}" if report.adjustments() else ""
         self.event(f"data: {self.config['data']}: {report}{where}{adjusted}", echo=False,
                    details=details)
+
+    def _silent_end(self):
+        """What to add to a resume's event when the process before it left no word of how it
+        ended (killed by SIGKILL, or the machine stopped): how far its log got."""
+        try:
+            with open(os.path.join(self.run_dir, "events.log")) as f:
+                lines = [line for line in f if not line.startswith("    ")]
+        except FileNotFoundError:
+            return ""
+        started = any(line.split(": ", 1)[-1].startswith(("resumed from", "data:"))
+                      for line in lines)
+        if not lines or not started or END_MARK in lines[-1]:
+            return ""
+        rows = read_log_rows(self.run_dir)
+        reached = f"; its log reached step {rows[-1]['step']}" if rows else ""
+        return (f" (the process before ended without a word: killed, or the machine "
+                f"stopped{reached})")
 
     def _trim_log(self):
         """Drop log rows past the step resumed from: those steps are trained, and logged, again."""

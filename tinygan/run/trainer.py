@@ -25,7 +25,7 @@ from ..nn.backend import to_device
 from . import checkpoint as ckpt
 from . import progress as pictures
 from .folder import TrainingError
-from .records import Diverged, RunRecords
+from .records import END_MARK, Diverged, RunRecords
 
 MAX_ROLLBACKS = 3   # with --on-nan rollback: a run that keeps diverging at 1/8 of its lr stops
 
@@ -108,7 +108,7 @@ class Trainer(RunRecords):
                             progress.n = self.step
                             progress.refresh()
                         continue
-                    self.event(f"{exc}: the run diverged; stopping", echo=False)
+                    self._note_end(f"{exc}: the run diverged; stopping")
                     if self.rollbacks:
                         raise Diverged(f"step {self.step}: {exc}: the run diverged again after "
                                        f"{self.rollbacks} rollbacks; {self._resume_point()}") \
@@ -124,10 +124,27 @@ class Trainer(RunRecords):
         except OSError as exc:   # disk full, folder made read-only, ...
             raise TrainingError(f"{self.run_dir}: cannot write {exc.filename or 'a file'} "
                                 f"({exc.strerror or exc}); {self._resume_point()}") from None
+        except Diverged:
+            raise   # events.log has it already
+        except BaseException as exc:
+            self._note_end(f"crashed ({exc.__class__.__name__}: {exc})")
+            raise
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+        if interrupted:
+            self._note_end(f"stopped by {signal.Signals(self._stop_signal).name}; checkpoint "
+                           "saved")
+        else:
+            self._note_end("finished")
         return "interrupted" if interrupted else "done"
+
+    def _note_end(self, how):
+        """events.log says how a training process ended (a resume says when it did not)."""
+        try:
+            self.event(f"{END_MARK} {how}", echo=False)
+        except OSError:   # the folder cannot be written: the error says so already
+            pass
 
     def _train_until(self, total_steps, progress):
         """The loop itself, from self.step; raises Diverged, leaving the rollback to train()."""
@@ -148,38 +165,48 @@ class Trainer(RunRecords):
                 for k, v in scalars.items():
                     sums[k] = sums.get(k, 0) + v   # stays on the device: no sync per step
                 n_logged += 1
-                if progress is not None:
-                    progress.update(1)
                 if self.step % c["log_every"] == 0 or self.step == total_steps:
-                    means = self._check_finite(sums, n_logged)
-                    now = time.perf_counter()
-                    row = dict(step=self.step, epoch=round(self.step / self.batches.steps_per_epoch, 3),
-                               images_per_s=round(n_logged * c["batch"] / (now - t_last), 1),
-                               time_s=round(self.elapsed(), 1),
-                               **{k: round(v, 5) for k, v in means.items()})
-                    self.write_log_row(row)
-                    if progress is not None:
-                        progress.set_postfix(D=f"{means['loss_d']:.3f}", G=f"{means['loss_g']:.3f}",
-                                             Dx=f"{means['d_real']:.2f}", DGz=f"{means['d_fake']:.2f}",
-                                             ips=row["images_per_s"], refresh=False)
+                    means = self._log_row(sums, n_logged, t_last, progress)
                     collapse_streak = collapse_streak + 1 if (means["d_real"] > 0.99 and
                                                               means["d_fake"] < 0.01) else 0
                     if collapse_streak == 20:
                         self.event("warning: D(x) near 1 and D(G(z)) near 0 for 20 log intervals: "
                                    "D is winning outright, G may be collapsing")
-                    sums, n_logged, t_last = {}, 0, now
+                    sums, n_logged, t_last = {}, 0, time.perf_counter()
+                if progress is not None:   # after the numbers: a line shows this step's
+                    if self.step == total_steps:
+                        progress.n = self.step   # drawn once, by the bar's close()
+                    else:
+                        progress.update(1)
                 if self.step % c["sample_every"] == 0:
                     self.save_progress_grid()
                 if self.step % c["ckpt_every"] == 0:
                     # a NaN since the last log row must not reach a checkpoint
                     self._check_finite(sums, n_logged)
                     self.save_checkpoint()
+            if n_logged and self.should_stop():   # a stop between rows: its own, shorter row,
+                self._log_row(sums, n_logged, t_last, progress)   # not mixed with later steps
             self._check_finite(sums, n_logged)   # the steps after the last log row
             found = ckpt.list_checkpoints(self.run_dir)
             if not found or not found[0].endswith(f"{self.step:08d}.npz"):
                 self.save_checkpoint()
         finally:
             batches.close()
+
+    def _log_row(self, sums, n_logged, t_last, progress):
+        """Append the row of the steps since the last one to log.csv (and show its means on
+        the progress bar); returns the means."""
+        means = self._check_finite(sums, n_logged)
+        row = dict(step=self.step, epoch=round(self.step / self.batches.steps_per_epoch, 3),
+                   images_per_s=round(n_logged * self.config["batch"]
+                                      / (time.perf_counter() - t_last), 1),
+                   time_s=round(self.elapsed(), 1), **{k: round(v, 5) for k, v in means.items()})
+        self.write_log_row(row)
+        if progress is not None:
+            progress.set_postfix(D=f"{means['loss_d']:.3f}", G=f"{means['loss_g']:.3f}",
+                                 Dx=f"{means['d_real']:.2f}", DGz=f"{means['d_fake']:.2f}",
+                                 ips=row["images_per_s"], refresh=False)
+        return means
 
     def _check_finite(self, sums, n):
         """Means of the summed losses; Diverged if one is NaN or inf (a sum stays NaN or inf
