@@ -7,8 +7,8 @@ way CuPy does where a CPU-only test would otherwise miss a bug:
   as operands, as `out=`, or as a value to assign (CuPy raises TypeError there too);
 - reductions return 0-d device arrays, not Python or NumPy scalars;
 - `empty` is filled with NaN, so code that reads memory it never wrote is caught;
-- only names that tinygan may use exist; each one the code touches is recorded (`Stats.seen`)
-  so that tests/test_gpu.py can check it against the real CuPy package.
+- only names that tinygan may use exist; each one the code touches is recorded (`Stats.seen`),
+  and after each test the `standin` fixture (conftest.py) checks them against the real CuPy.
 It also counts what costs time on a real GPU: every operation that would launch a kernel, every
 host synchronisation (reading a value back, `.get()`, `float(x)`), and host <-> device copies.
 """

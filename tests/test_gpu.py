@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY, assert_same_checkpoint, invoke
+from conftest import TINY, assert_same_checkpoint, installed_cupy, invoke, missing_in_cupy
 
 from tinygan import fast as speed
 from tinygan.gan.step import GAN, recalibrate_batchnorm
@@ -356,65 +356,63 @@ def test_standin_refuses_what_cupy_refuses(standin):
     assert standin.stats.syncs == 1
 
 
-def missing_in_cupy(cupy, seen):
-    """The names in `seen` (the stand-in's record) that the real CuPy does not have."""
-    import importlib
-    import inspect
-    import types
-
-    def lookup(owner, dotted):
-        path = owner.__name__
-        for part in dotted.split("."):
-            path += "." + part
-            found = getattr(owner, part, None)
-            if found is None and isinstance(owner, types.ModuleType):
-                try:   # a submodule that is imported on first use (cupy.lib)
-                    found = importlib.import_module(path)
-                except ImportError:
-                    return None
-            owner = found
-            if owner is None:
-                return None
-        return owner
-
-    missing = [f"cupy.{n}" for n in sorted(seen["function"]) if lookup(cupy, n) is None]
-    missing += [f"cupy.ndarray.{m}" for m in sorted(seen["method"])
-                if not hasattr(cupy.ndarray, m)]
-    for kind, name, key in sorted(seen["keyword"]):
-        func = lookup(cupy.ndarray if kind == "method" else cupy, name)
-        if func is None:
-            continue   # already reported above
-        try:
-            params = inspect.signature(func).parameters
-            ok = key in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
-        except (TypeError, ValueError):   # a compiled function: its docstring names its keywords
-            ok = isinstance(func, cupy.ufunc) and key in ("out", "dtype", "casting") \
-                or key in (func.__doc__ or "")
-        if not ok:
-            missing.append(f"keyword {key}= of {name}")
-    return missing
+def test_standin_refuses_numpy_arrays_where_cupy_does(standin):
+    """What the stand-in's docstring promises: NumPy arrays are refused as out=, as the only
+    operands of a CuPy function, as index arrays, and as what a new array is made from; the
+    same calls with device arrays go through."""
+    x = standin.arange(3, dtype=np.float32)
+    host = np.arange(3, dtype=np.float32)
+    for call in (lambda: standin.exp(x, out=np.empty(3, np.float32)),
+                 lambda: standin.multiply(x, 2, out=np.empty(3, np.float32)),
+                 lambda: x.sum(out=np.zeros((), np.float32)),
+                 lambda: standin.matmul(x.reshape(1, 3), x.reshape(3, 1),
+                                        out=np.empty((1, 1), np.float32)),
+                 lambda: standin.exp(host), lambda: standin.maximum(host, host)):
+        with pytest.raises(TypeError, match="NumPy array cannot be mixed"):
+            call()
+    with pytest.raises(TypeError, match="no device array among the operands"):
+        standin.maximum(1.0, 2.0)
+    for call in (lambda: x[np.array([0, 2])], lambda: x.__setitem__(np.array([0, 2]), 1.0),
+                 lambda: standin.ones((2, 3))[1:, np.array([0])]):
+        with pytest.raises(TypeError, match="NumPy array cannot index"):
+            call()
+    for call in (lambda: standin.zeros_like(host), lambda: standin.full_like(host, 1.0),
+                 lambda: standin.full((3,), host)):
+        with pytest.raises(TypeError, match="not a shape or a fill value"):
+            call()
+    # the controls: with device arrays each of them works
+    out = standin.empty((3,), np.float32)
+    assert standin.exp(x, out=out) is not None and np.allclose(out.get(), np.exp(host))
+    picked = x[standin.asarray(np.array([0, 2]))]
+    np.testing.assert_array_equal(picked.get(), [0, 2])
+    assert standin.zeros_like(x).shape == (3,) and float(standin.maximum(x, 1.0).sum()) == 4
 
 
-def test_every_name_used_exists_in_cupy(standin, monkeypatch):
-    """Each function, array method and keyword the stand-in saw in use (in this test's run of
-    a training step and sampling, and in every GPU test before it) exists in CuPy itself."""
-    import sys
+def test_every_name_used_exists_in_cupy(standin):
+    """Each function, array method and keyword the stand-in saw in use in a training step and
+    a recalibration exists in CuPy itself (the `standin` fixture checks the same after every
+    GPU test, for the names that test used); and the check notices what CuPy lacks."""
     gan = GAN(dict(size=32, nz=8, ngf=8, ndf=8, label_noise=0.1), device="gpu", seed=0)
     real = backend.to_device(np.zeros((4, 32, 32, 3), dtype=np.float32), "gpu")
     z = backend.to_device(np.ones((4, 8), dtype=np.float32), "gpu")
     gan.train_step(real, z, np.random.default_rng(0))
     recalibrate_batchnorm(gan.G_ema, 8, faces=4, batch_size=4)
     seen = standin.stats.seen
-    assert len(seen["function"]) > 10 and len(seen["method"]) > 10
+    assert len(seen["function"]) > 10 and len(seen["method"]) > 10 and len(seen["keyword"]) > 3
 
-    monkeypatch.delitem(sys.modules, "cupy")   # the stand-in's slot: import the real package
-    import cupy  # the dev extra installs it; it imports without a GPU
-    assert not missing_in_cupy(cupy, seen)
-    # and the check itself notices a name CuPy lacks
-    fake = {"function": {"tanh", "no_such_function"}, "method": {"no_such_method"},
-            "keyword": {("function", "zeros", "no_such_keyword")}}
-    assert missing_in_cupy(cupy, fake) == ["cupy.no_such_function", "cupy.ndarray.no_such_method",
-                                           "keyword no_such_keyword= of zeros"]
+    with installed_cupy() as cupy:
+        assert not missing_in_cupy(cupy, seen)
+        # the controls: a function, a method and keywords CuPy lacks, on both paths of the
+        # keyword check (a Python signature; a compiled function's docstring signature, where
+        # a word of its text or a positional-only parameter is no keyword)
+        fake = {"function": {"tanh", "no_such_function"}, "method": {"no_such_method"},
+                "keyword": {("function", "zeros", "no_such_keyword"), ("function", "pad", "mode"),
+                            ("function", "exp", "out"), ("function", "exp", "x"),
+                            ("method", "sum", "keepdims"), ("method", "copy", "device")}}
+        assert missing_in_cupy(cupy, fake) == [
+            "cupy.no_such_function", "cupy.ndarray.no_such_method", "keyword x= of exp",
+            "keyword no_such_keyword= of zeros", "keyword device= of copy"]
+    assert "device" in cupy.ndarray.copy.__doc__ and "x" in cupy.exp.__doc__
 
 
 # -- a GPU that CuPy sees but cannot use -----------------------------------------------------
