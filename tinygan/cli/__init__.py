@@ -21,6 +21,11 @@ DEVICE_OPTION = click.option("--device", type=click.Choice(DEVICES), default="au
                              "when CuPy sees one, else cpu.")
 
 
+TEXTBOOK_OPTION = click.option("--textbook", is_flag=True, help="Build the networks from "
+                               "the textbook layers of tinygan/nn/ (the code the docs walk "
+                               "through) instead of tinygan/fast/: the same faces, slower.")
+
+
 MODEL_OPTION = click.option("--model", type=click.Choice(["anime", "human"]), help="Use a "
                             "model shipped with tinygan: anime faces or human faces [default "
                             "without --checkpoint: the newest run under runs/, else anime].")
@@ -68,15 +73,16 @@ def main():
     launch.hold_output()   # under mpiexec, rank 0 speaks for all ranks
 
 
-def load_or_fail(checkpoint, device, with_discriminator=False, model=None):
+def load_or_fail(checkpoint, device, with_discriminator=False, model=None, textbook=False):
     """(path, G, D or None, meta) for a checkpoint argument or a shipped model's name, or a
-    one-line error."""
+    one-line error; `textbook` builds the networks from the textbook layers."""
     from ..draw.generate import NoModelError, find_checkpoint, load_generator, shipped_model
     if checkpoint and model:
         fail("give --checkpoint or --model, not both")
     try:
         path = shipped_model(model) if model else find_checkpoint(checkpoint)
-        G, D, meta = load_generator(path, device, with_discriminator=with_discriminator)
+        G, D, meta = load_generator(path, device, with_discriminator=with_discriminator,
+                                    fast=not textbook)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(str(exc))
     note_model(path, meta, chosen=bool(checkpoint or model))

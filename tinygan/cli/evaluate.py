@@ -8,7 +8,7 @@ import numpy as np
 
 from ..metrics.swd import swd
 from ..run import checkpoint as ckpt
-from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, main
+from . import DEVICE_OPTION, MODEL_OPTION, TEXTBOOK_OPTION, device_or_fail, fail, load_or_fail, main
 
 
 @main.command("eval", short_help="Score generated faces against real ones (SWD).")
@@ -45,9 +45,10 @@ from . import DEVICE_OPTION, MODEL_OPTION, device_or_fail, fail, load_or_fail, m
 @click.option("--size", type=click.Choice(["32", "64", "96", "128"]), default="64",
               show_default=True, help="With --samples: the size both sets are compared at.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
+@TEXTBOOK_OPTION
 @DEVICE_OPTION
 def evaluate(target, every, variants, only_steps, checkpoint, model, samples, data, n, seed,
-             repeats, train_mode_bn, truncation, size, as_json, device):
+             repeats, train_mode_bn, truncation, size, as_json, textbook, device):
     """Score generated faces against real ones (SWD, lower is better).
 
     The multi-scale sliced Wasserstein distance x1e3 of Karras et al. 2018, per pyramid level
@@ -64,7 +65,7 @@ def evaluate(target, every, variants, only_steps, checkpoint, model, samples, da
     checkpoint = checkpoint or target
     if every:
         return _evaluate_run(checkpoint, model, samples, data, n, seed, repeats, train_mode_bn,
-                             truncation, as_json, variants, only_steps)
+                             truncation, as_json, variants, only_steps, textbook)
     if only_steps or variants != "ema":
         fail("--steps and --variants choose what --all scores; add --all")
     device = device_or_fail(device)
@@ -83,7 +84,7 @@ def evaluate(target, every, variants, only_steps, checkpoint, model, samples, da
         draw, what = (lambda s: fake[:n]), samples
     else:
         from ..draw.generate import generate, latent
-        path, G, _, meta = load_or_fail(checkpoint, device, model=model)
+        path, G, _, meta = load_or_fail(checkpoint, device, model=model, textbook=textbook)
         size, nz = meta["config"]["size"], meta["config"]["nz"]
         def draw(s):
             z = latent(s + 1000, n, nz, truncation)
@@ -129,7 +130,7 @@ def _mean(results):
 
 
 def _evaluate_run(run_dir, model, samples, data, n, seed, repeats, train_mode_bn, truncation,
-                  as_json, variants, only_steps):
+                  as_json, variants, only_steps, textbook):
     """`eval RUN --all`: a table of every checkpoint's SWD, also merged into RUN/swd.csv."""
     from ..data.load import DataError, load_images
     from ..draw.run_scores import VARIANTS, checkpoints_by_step, real_subsets, score_checkpoint
@@ -171,7 +172,8 @@ def _evaluate_run(run_dir, model, samples, data, n, seed, repeats, train_mode_bn
     try:
         for step in sorted(wanted):
             try:
-                results = score_checkpoint(by_step[step], chosen, real_a, n, seed, by_step)
+                results = score_checkpoint(by_step[step], chosen, real_a, n, seed, by_step,
+                                           fast=not textbook)
             except ckpt.CheckpointError as exc:
                 bar.write(f"skipped step {step}: {exc}")
                 results = {}

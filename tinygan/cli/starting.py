@@ -40,9 +40,10 @@ def resume_config(run_dir, steps, epochs, more_steps):
     return config
 
 
-# what a resumed run may change: its length, what to do on NaN, and its bookkeeping
+# what a resumed run may change: its length, what to do on NaN, how it runs (the device, the
+# textbook or fast layers: the same numbers), and its bookkeeping
 BOOKKEEPING = ("log_every", "sample_every", "ckpt_every", "keep", "milestone_every")
-RESUMABLE = {"resume", "steps", "epochs", "more_steps", "on_nan", "device", "tf32",
+RESUMABLE = {"resume", "steps", "epochs", "more_steps", "on_nan", "device", "tf32", "textbook",
              "inject_nan_at", *BOOKKEEPING}
 
 
@@ -55,8 +56,8 @@ def resume_options(ctx):
     fixed = [_typed(p.opts[0], ctx.params[p.name]) for p in given if p.name not in RESUMABLE]
     if fixed:
         fail(f"{', '.join(fixed)}: a resumed run keeps the settings it started with "
-             "(config.json); only its length, --on-nan, --device, --keep and the --*-every "
-             "options can change")
+             "(config.json); only its length, --on-nan, --device, --textbook, --keep and the "
+             "--*-every options can change")
     return {p.name: ctx.params[p.name] for p in given if p.name in BOOKKEEPING}
 
 

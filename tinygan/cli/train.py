@@ -27,7 +27,7 @@ GROUPS = [
     ("Recipe (what each setting gave when measured: docs/results.md)",
      ["recipe", "loss", "augment", "lr", "lr_d", "beta1", "beta2", "ema", "r1", "r1_every",
       "real_label", "label_noise"]),
-    ("GPU", ["tf32"]),
+    ("How it runs", ["textbook", "tf32"]),
 ]
 
 
@@ -127,6 +127,10 @@ GROUPS = [
               "a run that gets worse late still holds its earlier models. 0: none.")
 @click.option("--demo-count", type=click.IntRange(min=64), default=4096, show_default=True,
               help="How many faces --data demo draws.")
+@click.option("--textbook", is_flag=True, help="Train with the textbook layers of "
+              "tinygan/nn/ and plain Adam, the code the docs walk through, instead of their "
+              "fast variants (tinygan/fast/): the same numbers to float round-off, slower "
+              "(docs/performance.md). One process only.")
 @click.option("--tf32", is_flag=True, help="GPU only: let cuBLAS use TF32 tensor cores for "
               "float32 matrix products (faster, ~1e-3 relative precision).")
 @click.option("--inject-nan-at", type=int, hidden=True)
@@ -138,7 +142,8 @@ GROUPS = [
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
           g_norm, mbstd, attention, augment, lr, lr_d, beta1, beta2, r1, r1_every, real_label,
           label_noise, flip, ema, seed, out, name, resume, init_from, log_every, sample_every,
-          ckpt_every, keep, milestone_every, demo_count, tf32, inject_nan_at, on_nan, device):
+          ckpt_every, keep, milestone_every, demo_count, textbook, tf32, inject_nan_at, on_nan,
+          device):
     """Train a GAN on a set of face images.
 
     \b
@@ -235,8 +240,7 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         with world.run_folder(run_dir):   # rank 0's alone when several ranks train
             bars = []   # notes go above the progress bar, once there is one
             trainer = trainer_for(world, config, run_dir, images, device=device,
-                                  log=lambda m: bars[0].write(m, file=sys.stderr) if bars
-                                  else click.echo(m, err=True))
+                                  log=lambda m: _note(m, bars), textbook=textbook)
             if resume:
                 trainer.resume()
                 starting.stop_if_finished(run_dir, trainer.step, total)   # the data shrank since
@@ -268,6 +272,17 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         sys.exit(130)
     click.echo(f"done: {run_dir} (step {trainer.step}). Sample with: tinygan sample "
                f"--checkpoint {quote(run_dir)}", err=True)
+
+
+def _note(message, bars):
+    """A note while training: above the progress bar while it runs; once the bar is full
+    (the end-of-run grid), after its last line, which is then drawn once."""
+    if bars and bars[0].n < bars[0].total:
+        bars[0].write(message, file=sys.stderr)
+        return
+    if bars:
+        bars[0].close()
+    click.echo(message, err=True)
 
 
 BAR_LEGEND = ("progress bar: D, G = the two losses; Dx, DGz = D's output on real and on "

@@ -57,11 +57,12 @@ def find_checkpoint(path=None, runs_dir="runs"):
                        "--steps 500`, or give a checkpoint")
 
 
-def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True):
-    """(G, D or None, meta) from a checkpoint or an exported generator, on `device`, float32."""
+def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True, fast=True):
+    """(G, D or None, meta) from a checkpoint or an exported generator, on `device`, float32;
+    built from the fast layers, or (fast=False) the textbook ones."""
     arrays, meta = ckpt.load(path)   # every array already checked against meta's config
     config = meta["config"]
-    G = generator_for(config)
+    G = generator_for(config, fast)
     prefix = "G_ema" if prefer_ema and any(k.startswith("G_ema/") for k in arrays) else "G"
     state = ckpt.section(arrays, prefix)
     G.load_state_dict({k: v.astype(np.float32) for k, v in state.items()})
@@ -72,7 +73,7 @@ def load_generator(path, device="cpu", with_discriminator=False, prefer_ema=True
             raise ckpt.CheckpointError(f"{path}: holds no discriminator (a generator exported "
                                        "without --with-d); --best needs a training "
                                        "checkpoint or an export with D")
-        D = discriminator_for(config)
+        D = discriminator_for(config, fast)
         D.load_state_dict({k: v.astype(np.float32) for k, v in d_state.items()})
         D.to(device)
     return G.to(device), D, meta

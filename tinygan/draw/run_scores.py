@@ -40,10 +40,10 @@ def real_subsets(real, n, seed):
     return real[order[:n]], real[order[n:2 * n]]
 
 
-def variant_generator(variant, arrays, config, earlier=None):
+def variant_generator(variant, arrays, config, earlier=None, fast=True):
     """The generator `variant` names, from a checkpoint's arrays (None for avg2 without an
     earlier checkpoint `earlier`, the arrays one ckpt_every before)."""
-    G = generator_for(config)
+    G = generator_for(config, fast)
     state = ckpt.section(arrays, "G_ema" if variant == "ema" else "G")
     if variant == "avg2":
         if earlier is None:
@@ -56,7 +56,7 @@ def variant_generator(variant, arrays, config, earlier=None):
     return G
 
 
-def score_checkpoint(path, variants, real_a, n, seed, by_step):
+def score_checkpoint(path, variants, real_a, n, seed, by_step, fast=True):
     """{variant: {level: SWD x1e3, "avg": mean}} for one checkpoint (avg2 left out when the
     run no longer holds the checkpoint before it)."""
     arrays, meta = ckpt.load(path)
@@ -66,7 +66,7 @@ def score_checkpoint(path, variants, real_a, n, seed, by_step):
     z = latent(seed + 1000, n, config["nz"])
     results = {}
     for variant in variants:
-        G = variant_generator(variant, arrays, config, earlier)
+        G = variant_generator(variant, arrays, config, earlier, fast)
         if G is not None:
             faces = generate(G, z, batch_statistics=variant == "train-mode")
             results[variant] = swd(faces, real_a, seed=seed)

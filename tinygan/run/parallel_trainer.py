@@ -25,11 +25,16 @@ from .mpi import ParallelError, ParallelGAN
 from .trainer import Trainer
 
 
-def trainer_for(world, config, run_dir, images, device="cpu", log=print):
+def trainer_for(world, config, run_dir, images, device="cpu", log=print, textbook=False):
     """This process's Trainer: a plain one alone, a ParallelTrainer as one of several ranks
-    (each rank of a machine on its own GPU, r mod the visible GPUs)."""
+    (each rank of a machine on its own GPU, r mod the visible GPUs). The textbook layers
+    train in one process only: their BatchNorm has no hook for the ranks' statistics."""
     if world.size == 1:
-        return Trainer(config, run_dir, images, device=device, log=log)
+        return Trainer(config, run_dir, images, device=device, log=log, textbook=textbook)
+    if textbook:
+        raise ParallelError("--textbook trains in one process: the textbook BatchNorm has no "
+                            "hook to share its statistics across ranks; drop --textbook or "
+                            "mpiexec")
     if device == "gpu":
         use_gpu(launch.local_rank())
     return ParallelTrainer(world, config, run_dir, images, device=device, log=log)

@@ -40,8 +40,9 @@ class Trainer(RunRecords):
     """One training run: the loop is here, the run folder's side in RunRecords (records.py).
     `config` is the run's config.json; `images` a uint8 (N, S, S, 3) array or memory map."""
 
-    def __init__(self, config, run_dir, images, device="cpu", log=print):
+    def __init__(self, config, run_dir, images, device="cpu", log=print, textbook=False):
         self.config, self.run_dir, self.device, self.log = config, run_dir, device, log
+        self.textbook = textbook   # the layers of tinygan/nn/ and plain Adam, not tinygan/fast/
         self.gan = self.new_gan()
         self.batches = Batches(images, config["batch"], seed=config["seed"], flip=config["flip"])
         self.step = 0
@@ -56,7 +57,8 @@ class Trainer(RunRecords):
 
     # -- what data-parallel training (tinygan/run/parallel_trainer.py) changes ------------------
     def new_gan(self):
-        return GAN(self.config, device=self.device, seed=self.config["seed"])
+        return GAN(self.config, device=self.device, seed=self.config["seed"],
+                   fast=not self.textbook)
 
     def step_noise(self, step):
         return step_noise(self.config, step)
