@@ -1,7 +1,8 @@
 """Fast Adam: the textbook update (tinygan/nn/optim.py) in blocks that stay in cache.
 
 The textbook update is thirteen whole-array passes over the flat parameters, moments and
-gradient, each streaming millions of numbers through memory. Here the arrays are cut into
+gradient (one per NumPy operation on an array in Adam.update: three for m, four for v, six for
+p), each streaming millions of numbers through memory. Here the arrays are cut into
 blocks of BLOCK numbers, and all thirteen passes run on one block while it sits in the core's
 cache before the next block; the blocks are shared among the cores (threads.py). The result
 equals the textbook one to float round-off (tests/test_fast.py). On a GPU the textbook update

@@ -90,6 +90,9 @@ class Adam(Optimizer):
 
         m <- b1 m + (1 - b1) g          v <- b2 v + (1 - b2) g^2
         p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    `update` makes thirteen whole-array passes, one per NumPy operation on an array: three
+    for m, four for v, six for p (tinygan/fast/optim.py runs the same thirteen in blocks).
     """
 
     def __init__(self, model, lr=2e-4, betas=(0.5, 0.999), eps=1e-8):
