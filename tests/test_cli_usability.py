@@ -60,7 +60,7 @@ def test_every_option_has_help_and_the_command_list_reads_whole():
 
 
 def test_train_help_shows_titled_groups_everyday_options_first():
-    from tinygan.cli.train import GROUPS
+    from tinygan.cli.train_options import GROUPS
     text = invoke("train", "--help").output
     titles = [title for title, _ in GROUPS]
     places = [text.index(f"\n{title}:\n") for title in titles]
