@@ -109,12 +109,23 @@ def runs(root):
 @click.option("--with-d", is_flag=True, help="Also store the discriminator of CHECKPOINT "
               "(with --average, of the newest one), so that `tinygan sample --best` works on "
               "the file.")
-def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
+@click.option("--continuation", is_flag=True, help="Write what `tinygan train --continue` "
+              "needs to train the run on where CHECKPOINT left it: G's raw weights, the moving "
+              "average, D, the step and the run's settings (no optimizer state: the "
+              "continued run refills it under a learning-rate warm-up). Sampling works on "
+              "the file too.")
+def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d, continuation):
     """Write a generator file (for sampling and fine-tuning) from a checkpoint; with --with-d,
-    the discriminator too. No optimizer state is kept."""
+    the discriminator too; with --continuation, all a run needs to go on. No optimizer state
+    is kept."""
     from ..draw.generate import NoModelError, find_checkpoint
     from ..gan.networks import DISCRIMINATOR_KEYS, GENERATOR_KEYS, generator_for
     from ..gan.step import recalibrate_batchnorm
+    if continuation:
+        if raw or average > 1 or with_d or card:
+            fail("--continuation keeps G, its moving average and D as the checkpoint has them; "
+                 "--raw, --average, --with-d and --card choose what a sampling file holds")
+        return _export_continuation(checkpoint, out, float16)
     if average > 1 and not (checkpoint and os.path.isdir(checkpoint)):
         fail("--average needs a run folder as CHECKPOINT")
     if card:
@@ -159,6 +170,32 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d):
         fail(f"--out {out}: {exc.strerror or exc}")
     click.echo(f"wrote {out} ({megabytes(os.path.getsize(out))}, step {meta.get('step')})",
                err=True)
+
+
+def _export_continuation(checkpoint, out, float16):
+    """The continuation file of a training checkpoint (see export --continuation)."""
+    from ..draw.generate import NoModelError, find_checkpoint
+    try:
+        path = find_checkpoint(checkpoint)
+        arrays, meta = ckpt.load(path)
+    except (NoModelError, ckpt.CheckpointError) as exc:
+        fail(str(exc))
+    parts = {part: ckpt.section(arrays, part) for part in ("G", "G_ema", "D")}
+    if not all(parts.values()):
+        fail(f"{path}: not a training checkpoint (a continuation needs G, G_ema and D; "
+             "exported files keep only some of them)")
+    dtype = np.float16 if float16 else np.float32
+    kept = {f"{part}/{k}": v.astype(dtype) for part, state in parts.items()
+            for k, v in state.items()}
+    new_meta = dict(config=meta["config"], step=meta["step"], continuation=True,
+                    **{k: meta[k] for k in ("epoch", "steps_per_epoch", "time_s") if k in meta},
+                    source=os.path.basename(path), weights="G, G_ema and D")
+    try:
+        ckpt.save(out, kept, new_meta, compress=True)
+    except OSError as exc:
+        fail(f"--out {out}: {exc.strerror or exc}")
+    click.echo(f"wrote {out} ({megabytes(os.path.getsize(out))}, step {meta['step']}): continue "
+               f"with tinygan train --continue {out} --data ...", err=True)
 
 
 @main.command(short_help="Draw a run's losses, D's outputs and SWD by step into a PNG.")

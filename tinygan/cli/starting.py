@@ -47,17 +47,18 @@ RESUMABLE = {"resume", "steps", "epochs", "more_steps", "on_nan", "device", "tf3
              "inject_nan_at", *BOOKKEEPING}
 
 
-def resume_options(ctx):
+def resume_options(ctx, also=(), how="a resumed run keeps the settings it started with "
+                   "(config.json)"):
     """The bookkeeping options given with --resume, as config entries to update; an option
     that would change how the run trains (its data, networks, recipe, seed...) is refused,
-    since the run goes on with those of its config.json."""
+    since the run goes on with those of its config.json. `also`: more options allowed."""
     given = [p for p in ctx.command.params
              if ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
-    fixed = [_typed(p.opts[0], ctx.params[p.name]) for p in given if p.name not in RESUMABLE]
+    fixed = [_typed(p.opts[0], ctx.params[p.name]) for p in given
+             if p.name not in RESUMABLE and p.name not in also]
     if fixed:
-        fail(f"{', '.join(fixed)}: a resumed run keeps the settings it started with "
-             "(config.json); only its length, --on-nan, --device, --textbook, --keep and the "
-             "--*-every options can change")
+        fail(f"{', '.join(fixed)}: {how}; only its length, --on-nan, --device, --textbook, "
+             "--keep and the --*-every options can change")
     return {p.name: ctx.params[p.name] for p in given if p.name in BOOKKEEPING}
 
 
@@ -148,6 +149,52 @@ def _typed(flag, value):
     if isinstance(value, bool):
         return flag if value else flag.replace("--", "--no-", 1)
     return f"{flag} {value}"
+
+
+def load_continuation(path, ctx):
+    """The --continue file (tinygan export --continuation), checked before any data is read;
+    the command line may not change the settings the run goes on with."""
+    resume_options(ctx, also={"data", "out", "name", "continue_from", "warmup", "demo_count"},
+                   how="a continued run keeps the settings of the run it continues")
+    try:
+        arrays, meta = ckpt.load(path)
+    except ckpt.CheckpointError as exc:
+        fail(f"--continue: {exc}")
+    if not meta.get("continuation"):
+        fail(f"--continue {path}: not a continuation file; write one with tinygan export "
+             "RUN --continuation --out FILE (to fine-tune a model file, use --init)")
+    return InitModel(path, arrays, dict(meta["config"], _step=int(meta["step"]),
+                                        _time_s=float(meta.get("time_s", 0.0))))
+
+
+def continued_config(cont, steps, epochs, warmup):
+    """The continued run's config: the file's, a new length (a total, as with --resume), and
+    the learning-rate warm-up that starts at the file's step."""
+    config = {k: v for k, v in cont.config.items() if not k.startswith("_")}
+    start = cont.config["_step"]
+    if steps is not None and steps <= start:
+        fail(f"--continue {cont.path} is at step {start}: --steps is the run's total, so give "
+             f"more than {start}")
+    config.update(steps=steps, epochs=epochs, continued_from=os.path.abspath(cont.path),
+                  warmup_from=start, warmup_steps=warmup, init=None)
+    if steps is None and epochs is None:
+        config["steps"] = 2 * start   # as long again as the run it continues
+    return config
+
+
+def continue_run(trainer, cont):
+    """Put the continuation file's G, moving average and D into a checked run, and its clock
+    at the file's step: the moving average keeps its decay, the data and noise their order."""
+    for part, model in (("G", trainer.gan.G), ("G_ema", trainer.gan.G_ema),
+                        ("D", trainer.gan.D)):
+        model.load_state_dict({k: v.astype(np.float32)
+                               for k, v in ckpt.section(cont.arrays, part).items()})
+    trainer.step = trainer.gan.steps_done = cont.config["_step"]
+    trainer.time_before = cont.config["_time_s"]
+    trainer.event(f"continued from {cont.path} at step {trainer.step}: G, its moving average "
+                  f"and D as they were; Adam's moments start empty, the learning rate warms up "
+                  f"over {trainer.config.get('warmup_steps', 0)} steps", echo=False)
+    click.echo(f"continuing {cont.path} from step {trainer.step}", err=True)
 
 
 def init_from(trainer, init):

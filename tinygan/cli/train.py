@@ -20,7 +20,8 @@ from .train_options import GROUPS, train_options
 @train_options
 def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, loss, d_norm,
           g_norm, mbstd, attention, augment, lr, lr_d, beta1, beta2, r1, r1_every, real_label,
-          label_noise, flip, ema, seed, out, name, resume, init_from, log_every, sample_every,
+          label_noise, flip, ema, seed, out, name, resume, continue_from, warmup, init_from,
+          log_every, sample_every,
           ckpt_every, keep, milestone_every, demo_count, textbook, tf32, inject_nan_at, on_nan,
           device):
     """Train a GAN on a set of face images.
@@ -68,7 +69,10 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         fail("--more-steps needs --resume RUN_DIR; a new run takes --steps")
     if sum(bool(x) for x in (steps, epochs, more_steps)) > 1:
         fail("give one of --steps, --epochs and --more-steps, not several")
-    init = None   # the model to fine-tune, for a new run with --init
+    if continue_from and (resume or init_from):
+        fail("--continue starts a new run from a continuation file; --resume and --init are "
+             "other ways to start: give one")
+    init = cont = None   # the model to fine-tune (--init), or the run to go on with (--continue)
     if resume:
         changes = starting.resume_options(click.get_current_context())
         run_dir, config = resume, starting.resume_config(resume, steps, epochs, more_steps)
@@ -86,19 +90,24 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, attention=attention,
                         lr=lr, lr_d=lr_d, beta1=beta1, beta2=beta2, r1=r1,
                         augment=None if augment is None else _augment_policy(augment))
-        if init_from:
-            init = starting.load_init(init_from)
-            settings = starting.init_settings(init, settings)
-        config = complete(dict(settings, recipe=recipe))
-        if config["loss"] != "bce" and (real_label != 1.0 or label_noise):
-            fail("--real-label and --label-noise are BCE's labels; with --loss hinge there "
-                 "are none")
-        config.update(data=os.path.abspath(data) if data != "demo" else "demo", size=int(size),
-                      nz=nz, ngf=ngf, ndf=ndf, batch=batch, real_label=real_label,
-                      label_noise=label_noise, r1_every=r1_every, flip=flip, ema=ema, seed=seed,
-                      steps=steps, epochs=epochs, log_every=log_every, sample_every=sample_every,
-                      ckpt_every=ckpt_every, keep=keep, milestone_every=milestone_every,
-                      demo_count=demo_count, init=init_from)
+        if continue_from:
+            cont = starting.load_continuation(continue_from, click.get_current_context())
+            config = starting.continued_config(cont, steps, epochs, warmup)
+        else:
+            if init_from:
+                init = starting.load_init(init_from)
+                settings = starting.init_settings(init, settings)
+            config = complete(dict(settings, recipe=recipe))
+            if config["loss"] != "bce" and (real_label != 1.0 or label_noise):
+                fail("--real-label and --label-noise are BCE's labels; with --loss hinge "
+                     "there are none")
+            config.update(size=int(size), nz=nz, ngf=ngf, ndf=ndf, batch=batch,
+                          real_label=real_label, label_noise=label_noise, r1_every=r1_every,
+                          flip=flip, ema=ema, seed=seed, steps=steps, epochs=epochs,
+                          init=init_from)
+        config.update(data=os.path.abspath(data) if data != "demo" else "demo",
+                      log_every=log_every, sample_every=sample_every, ckpt_every=ckpt_every,
+                      keep=keep, milestone_every=milestone_every, demo_count=demo_count)
         if init:
             starting.check_init(init, config)
     if inject_nan_at is not None:
@@ -125,6 +134,8 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
                 starting.stop_if_finished(run_dir, trainer.step, total)   # the data shrank since
             elif init:
                 starting.init_from(trainer, init)
+            elif cont:
+                starting.continue_run(trainer, cont)
             trainer.save_config()
             # a resume that reused the cache saw the same files the run's start named
             trainer.log_data(report, name_skipped=not (resume and report.from_cache))

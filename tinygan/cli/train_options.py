@@ -14,7 +14,8 @@ GROUPS = [
     ("Everyday options", ["data", "steps", "epochs", "size", "batch", "out", "resume",
                           "device", "seed"]),
     ("Data", ["flip", "demo_count"]),
-    ("Run folder and schedule", ["name", "more_steps", "init_from", "log_every",
+    ("Run folder and schedule", ["name", "more_steps", "continue_from", "warmup", "init_from",
+                                 "log_every",
                                  "sample_every", "ckpt_every", "keep", "milestone_every",
                                  "on_nan"]),
     ("Networks", ["nz", "ngf", "ndf", "g_norm", "d_norm", "mbstd", "attention"]),
@@ -101,6 +102,14 @@ OPTIONS = [
                  help="Continue the run in this folder from its newest good checkpoint, with the "
                  "settings it started with (config.json); its length, --on-nan, --device, --keep "
                  "and the --*-every options may change."),
+    click.option("--continue", "continue_from", type=click.Path(dir_okay=False),
+                 help="Start a new run where the run of a continuation file (tinygan export "
+                 "--continuation) left off: its step, settings, G, moving average and D, on "
+                 "the same --data (and a fresh run folder). --steps is the run's total, as "
+                 "with --resume; Adam's moments refill under --warmup."),
+    click.option("--warmup", type=click.IntRange(min=0), default=200, show_default=True,
+                 help="With --continue: raise the learning rate linearly from 0 over this "
+                 "many steps while Adam's moments refill; 0 for none."),
     click.option("--init", "init_from", type=click.Path(dir_okay=True),
                  help="Start from this checkpoint, run folder or exported generator, or a "
                  "shipped model ('anime', 'human'): fine-tuning; optimizer state and the "

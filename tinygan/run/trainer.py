@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from ..data.batches import Batches
+from ..gan.recipes import d_learning_rate
 from ..gan.step import GAN
 from ..nn.backend import to_device
 from . import checkpoint as ckpt
@@ -156,6 +157,7 @@ class Trainer(RunRecords):
         batches = self.batches.iterate(self.step)
         try:
             while self.step < total_steps and not self.should_stop():
+                self._warm_up()
                 real = to_device(next(batches), self.device)
                 z, rng = self.step_noise(self.step)
                 z = to_device(z.astype(np.float32), self.device)
@@ -194,6 +196,18 @@ class Trainer(RunRecords):
                 self.save_checkpoint()
         finally:
             batches.close()
+
+    def _warm_up(self):
+        """After --continue, Adam's moments start empty and its first steps are as large as
+        the learning rate for every weight alike; so the learning rate rises linearly from 0
+        to the config's over `warmup_steps` from the step the run was continued at."""
+        c = self.config
+        start, length = c.get("warmup_from"), c.get("warmup_steps") or 0
+        if start is None or not length:
+            return
+        scale = min(1.0, (self.step - start + 1) / length)
+        self.gan.opt_G.lr = c["lr"] * scale
+        self.gan.opt_D.lr = d_learning_rate(c) * scale
 
     def _log_row(self, sums, n_logged, t_last, progress):
         """Append the row of the steps since the last one to log.csv (and show its means on
