@@ -1,4 +1,5 @@
-"""Converting between model outputs and pictures: uint8 mapping, grids, PNG and GIF files."""
+"""Converting between model outputs and pictures: uint8 mapping, grids, enlarging, PNG and GIF
+files."""
 
 import math
 import os
@@ -34,6 +35,22 @@ def enlarge(picture, factor):
     """Scale a uint8 picture up by a whole factor, each pixel becoming a factor x factor block
     (even for any size, unlike resizing to a fixed size)."""
     return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
+
+
+RESAMPLING = ("lanczos", "nearest")
+
+
+def scale_up(picture, factor, resample="lanczos"):
+    """A uint8 picture `factor` times larger: 'lanczos' resamples it with a Lanczos filter (a
+    windowed sinc over 3 pixels each side: smooth edges, no blocks), 'nearest' repeats each
+    pixel as a factor x factor block (enlarge)."""
+    if resample == "nearest":
+        return enlarge(picture, factor)
+    if resample != "lanczos":
+        raise ValueError(f"resample is one of {', '.join(RESAMPLING)}, not {resample!r}")
+    h, w = picture.shape[:2]
+    image = Image.fromarray(picture).resize((w * factor, h * factor), Image.Resampling.LANCZOS)
+    return np.asarray(image)
 
 
 def tile_spread(images):
