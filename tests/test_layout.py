@@ -16,7 +16,8 @@ PACKAGE = os.path.dirname(tinygan.__file__)
 BEFORE = os.path.join(os.path.dirname(__file__), "data", "before-layout")
 
 # a folder may import from its own rank and below, never above
-RANKS = {"nn": 0, "data": 0, "fast": 1, "metrics": 1, "gan": 2, "run": 3, "draw": 4, "cli": 5}
+RANKS = {"nn": 0, "data": 0, "fast": 1, "metrics": 1, "gan": 2, "run": 3, "draw": 4, "cli": 5,
+         "serve": 5}
 TOP = 6   # tinygan/__init__.py and __main__.py
 
 

@@ -126,4 +126,4 @@ def output_path(out, default):
 
 
 # the command modules register themselves on `main`; imported last, as they import it
-from . import data, evaluate, gradcheck, runs, sample, train  # noqa: E402,F401
+from . import data, evaluate, gradcheck, runs, sample, serve, train  # noqa: E402,F401
