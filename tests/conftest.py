@@ -75,6 +75,10 @@ def standin(monkeypatch):
     used itself, whichever tests ran before it."""
     import cupy_standin
     module = cupy_standin.make_module()
+    installed = sys.modules.get("cupy")
+    if installed is not None and not isinstance(installed, cupy_standin.StandinModule) \
+            and not _installed_cupy:
+        _installed_cupy.append(installed)   # for the check at the end, not imported again
     monkeypatch.setitem(sys.modules, "cupy", module)
     monkeypatch.setattr(backend, "_cupy", None)
     monkeypatch.setattr(backend, "_cupy_error", None)
