@@ -79,7 +79,7 @@ MEMBERS = [(f"faces/{i}.png", _face(i)) for i in range(4)] + [
     ("faces/.hidden.png", _face(9)),
 ]
 EXPECTED = {"too small": 1, "truncated or damaged images": 1, "non-image files": 1, NESTED: 1}
-NAMED = {("faces/dot.png", "too small (short side under a quarter of --size)"),
+NAMED = {("faces/dot.png", "too small: short side under a quarter of --size"),
          ("faces/broken.jpg", "truncated or damaged"), ("faces/readme.txt", "not an image"),
          ("faces/more.zip", "an archive inside the data, not unpacked")}
 

@@ -116,3 +116,25 @@ def test_mistakes_are_one_line(run, tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.output.strip().splitlines()[-1]
     assert "Traceback" not in result.output
+
+
+def test_the_plot_draws_one_scoring_setting_and_centres_a_lone_point(tmp_path):
+    """Scores of different -n or --seed do not belong on one line: the setting scored most
+    often is drawn, and named; a single score sits inside its panel, not on the frame."""
+    from tinygan.run.folder import append_log_row, save_scores
+    from tinygan.run.plot import MARGIN, WIDTH, plot_run
+    for step in (10, 20, 30):
+        append_log_row(tmp_path, dict(step=step, epoch=0, loss_d=1.0, loss_g=1.0, d_real=0.6,
+                                      d_fake=0.4, images_per_s=1, time_s=step))
+    save_scores(tmp_path, [dict(step=20, variant="ema", n=32, seed=0, swd_avg=50.0),
+                           dict(step=30, variant="ema", n=64, seed=1, swd_avg=40.0),
+                           dict(step=20, variant="ema", n=64, seed=1, swd_avg=45.0)])
+    titles = plot_run(str(tmp_path), str(tmp_path / "run.png"))
+    assert titles[-1].startswith("SWD x1e3 by step, 64 faces, seed 1")
+    save_scores(tmp_path, [dict(step=30, variant="ema", n=64, seed=1, swd_avg=45.0)])
+    plot_run(str(tmp_path), str(tmp_path / "flat.png"))
+    picture = np.asarray(Image.open(tmp_path / "flat.png"))
+    panel = picture[2 * (PANEL_HEIGHT + 40) + 20:2 * (PANEL_HEIGHT + 40) + 20 + PANEL_HEIGHT,
+                    MARGIN + 1:WIDTH - 21]
+    rows = np.nonzero((panel == PURPLE).all(axis=-1).any(axis=1))[0]
+    assert rows.size and abs(rows.mean() - PANEL_HEIGHT / 2) < 0.1 * PANEL_HEIGHT

@@ -86,8 +86,10 @@ def load_data(config):
                    "train --help, 'Data', gives the rules)", err=True)
     if len(images) < config["batch"]:
         skipped = f"; skipped {report.first_skipped()}" if report.n_skipped else ""
+        more = " (tinygan data check names them all)" if report.n_skipped > 3 else ""
+        fix = "use a smaller --batch" if config["batch"] > 2 else "add images"
         fail(f"the data has {count(len(images), 'image')}, fewer than one batch of "
-             f"{config['batch']}{skipped}; use a smaller --batch")
+             f"{config['batch']}{skipped}{more}; {fix}")
     return images, report
 
 

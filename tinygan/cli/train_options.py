@@ -100,8 +100,8 @@ OPTIONS = [
     click.option("--name", help="Run name under runs/ [default: data name and time]."),
     click.option("--resume", type=click.Path(file_okay=False),
                  help="Continue the run in this folder from its newest good checkpoint, with the "
-                 "settings it started with (config.json); its length, --on-nan, --device, --keep "
-                 "and the --*-every options may change."),
+                 "settings it started with (config.json); its length, --on-nan, --device, "
+                 "--textbook, --keep and the --*-every options may change."),
     click.option("--continue", "continue_from", type=click.Path(dir_okay=False),
                  help="Start a new run where the run of a continuation file (tinygan export "
                  "--continuation) left off: its step, settings, G, moving average and D, on "

@@ -41,7 +41,8 @@ def size_summary(sizes, size):
     short = sorted(min(w, h) for (w, h), n in sizes.items() for _ in range(n))
     square = sum(n for (w, h), n in sizes.items() if w == h)
     common = ", ".join(f"{w}x{h} ({n:,})" for (w, h), n in sizes.most_common(3))
-    return [f"sizes ({total:,} image headers read): most common {common}; short side "
+    return [f"sizes ({total:,} image header{'s' * (total != 1)} read): most common {common}; "
+            f"short side "
             f"{short[0]} to {short[-1]} px, median {short[len(short) // 2]}",
             f"square: {square:,} of {total:,}; smaller than {size} px: "
             f"{sum(s < size for s in short):,}, larger: {sum(s > size for s in short):,}"]

@@ -23,7 +23,7 @@ FILE_REASONS = {NOT_IMAGE: "not an image", NESTED: "an archive inside the data, 
                 UNREADABLE: "could not be read", EMPTY: "empty, 0 bytes",
                 NO_IMAGE: "not an image inside",
                 DAMAGED: "truncated or damaged", "too large": "too large",
-                "too small": "too small (short side under a quarter of --size)"}
+                "too small": "too small: short side under a quarter of --size"}
 ONE = {NOT_IMAGE: "non-image file", NESTED: "nested archive (not unpacked)",
        UNREADABLE: "unreadable file", EMPTY: "empty file", NO_IMAGE: "file that holds no image",
        DAMAGED: "truncated or damaged image"}

@@ -85,7 +85,8 @@ def train_step(G, D, opt_G, opt_D, real, z):
 
 # -- the loop --------------------------------------------------------------------------------
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m tinygan.gan.dcgan",
+                                description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--steps", type=int, default=600, help="training steps (D then G)")
     p.add_argument("--batch", type=int, default=64, help="faces per step")

@@ -50,12 +50,18 @@ def plot_run(run_dir, out, window=10):
               ("D's mean output on real (Dx) and generated (DGz) images",
                [("Dx", steps, smooth(log["d_real"], window), GREEN),
                 ("DGz", steps, smooth(log["d_fake"], window), ORANGE)])]
+    scores = read_scores(run_dir)
+    # scores of different -n or --seed are not comparable: the setting scored most often
+    settings = [(int(row.get("n") or 0), row.get("seed", "")) for row in scores]
+    n, seed = max(set(settings), key=lambda s: (settings.count(s), s[0]), default=(0, ""))
     by_variant = {}
-    for row in read_scores(run_dir):
-        by_variant.setdefault(row["variant"], {})[int(row["step"])] = float(row["swd_avg"])
+    for row, setting in zip(scores, settings):
+        if setting == (n, seed):
+            by_variant.setdefault(row["variant"], {})[int(row["step"])] = float(row["swd_avg"])
     if by_variant:
         colours = iter([PURPLE, BLUE, GREEN, RED])
-        panels.append(("SWD x1e3 by step (tinygan eval --all; lower is better)",
+        panels.append((f"SWD x1e3 by step, {n} faces, seed {seed} (tinygan eval --all; lower "
+                       "is better)",
                        [(variant, np.array(sorted(points), dtype=float),
                          np.array([points[s] for s in sorted(points)]), next(colours))
                         for variant, points in sorted(by_variant.items())]))
@@ -76,7 +82,8 @@ def _panel(draw, box, title, lines, span):
     x0, y0, x1, y1 = box
     values = np.concatenate([v for _, _, v, _ in lines])
     lo, hi = float(values.min()), float(values.max())
-    hi = hi if hi > lo else lo + 1
+    if hi - lo < 1e-9:   # one value (one point, or a flat line): centred, not on the frame
+        lo, hi = lo - 0.5, hi + 0.5
     first, last = span
     draw.rectangle(box, outline=FRAME)
     for frac in (0.25, 0.5, 0.75):
