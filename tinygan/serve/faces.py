@@ -187,8 +187,10 @@ def flag(q, name):
 # -- pictures as bytes -----------------------------------------------------------------------
 
 def png_bytes(picture):
+    """PNG bytes at deflate level 1: faces hardly compress, so level 6 (Pillow's default)
+    took 2.5 times as long for files 1.5 % smaller."""
     buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
+    Image.fromarray(picture).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
