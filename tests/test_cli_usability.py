@@ -228,7 +228,7 @@ def test_interpolate_enlarges_by_whole_factors_and_says_how_many_frames(run6, tm
     gif = tmp_path / "walk.gif"
     r = invoke("interpolate", 1, 2, "--checkpoint", run6[0], "--frames", 5, "--out", gif,
                "--device", "cpu")
-    assert r.exit_code == 0 and "8 frames (5 from seed 1 to 2 and back)" in r.output, r.output
+    assert r.exit_code == 0 and "8 frames (5 from seed 1 to 2, 3 back)" in r.output, r.output
     assert Image.open(gif).size == (128, 128)   # 32 px x4
     r = invoke("interpolate", 1, 2, "--checkpoint", run6[0], "--frames", 3, "--scale", 3,
                "--resample", "nearest", "--out", gif, "--device", "cpu")

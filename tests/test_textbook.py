@@ -148,3 +148,13 @@ def test_eval_with_the_textbook_layers_scores_the_same():
                                 "--json", *flag).output.strip().splitlines()[-1])["swd"]["avg"]
               for flag in ((), ("--textbook",))]
     assert scores[0] == pytest.approx(scores[1], rel=1e-4)
+
+
+def test_sample_with_the_textbook_layers_draws_the_same_faces(tmp_path):
+    from PIL import Image
+    grids = []
+    for flag in ((), ("--textbook",)):
+        out = tmp_path / f"grid{len(grids)}.png"
+        assert invoke("sample", "-n", 4, "--model", "anime", "--out", out, *flag).exit_code == 0
+        grids.append(np.asarray(Image.open(out)).astype(int))
+    assert np.abs(grids[0] - grids[1]).max() <= 1

@@ -10,6 +10,7 @@ from click.core import ParameterSource
 from . import (
     DEVICE_OPTION,
     MODEL_OPTION,
+    TEXTBOOK_OPTION,
     count,
     device_or_fail,
     fail,
@@ -33,7 +34,8 @@ def parse_ids(texts):
         fail(str(exc))
 
 
-def load_model_or_fail(checkpoint, model, device, faces=(), with_discriminator=False):
+def load_model_or_fail(checkpoint, model, device, faces=(), with_discriminator=False,
+                       textbook=False):
     """The Model to draw from: --checkpoint or --model, else the shipped model that the given
     faces' ids name, else as load_or_fail decides; a one-line error if it did not draw them."""
     from ..draw.avatars import Model
@@ -43,7 +45,8 @@ def load_model_or_fail(checkpoint, model, device, faces=(), with_discriminator=F
         fail(f"these ids name different models ({', '.join(tags)}): draw one model's at a time")
     if tags and not (checkpoint or model):
         model = shipped_name(tags[0])
-    path, G, D, meta = load_or_fail(checkpoint, device, with_discriminator, model=model)
+    path, G, D, meta = load_or_fail(checkpoint, device, with_discriminator, model=model,
+                                    textbook=textbook)
     loaded = Model(path, G, D, meta, model_tag(path, G), device)
     try:
         check_model(faces, loaded.tag)
@@ -108,9 +111,10 @@ def describe(ids):
               "central half of each face, a blur detector): fewer smeared faces (measured: "
               "docs/results.md).")
 @click.option("--cols", type=click.IntRange(min=1), help="Grid columns [default: square].")
+@TEXTBOOK_OPTION
 @DEVICE_OPTION
 def sample(n, checkpoint, model, seed, face_ids, like, spread, out, separate, labels, scale,
-           resample, truncation, best, sharpest, cols, device):
+           resample, truncation, best, sharpest, cols, textbook, device):
     """Draw new faces from a trained generator into a grid PNG. Every face has an id (shown by
     --labels, the file name with --separate) that draws it again: sample --id ID."""
     from ..draw.avatars import PICKED_FROM
@@ -140,7 +144,8 @@ def sample(n, checkpoint, model, seed, face_ids, like, spread, out, separate, la
     named = parse_ids(face_ids or ([like] if like else []))
     out, replacing = output_path(out, "samples.png")
     device = device_or_fail(device)
-    loaded = load_model_or_fail(checkpoint, model, device, named, with_discriminator=bool(best))
+    loaded = load_model_or_fail(checkpoint, model, device, named, with_discriminator=bool(best),
+                                textbook=textbook)
     picked_by = "best" if best else "sharpest" if sharpest else None
     faces, ids = _draw(loaded, named if face_ids else None, named[0] if like else None,
                        seed, drawn, spread, truncation, n, picked_by)
@@ -199,8 +204,10 @@ def _write(faces, ids, out, separate, labels, scale, resample, cols):
 @RESAMPLE_OPTION
 @click.option("--out", help="GIF to write [default: interpolation.gif, numbered past an "
               "existing one, as sample's grid].")
+@TEXTBOOK_OPTION
 @DEVICE_OPTION
-def interpolate(face_a, face_b, checkpoint, model, frames, scale, resample, out, device):
+def interpolate(face_a, face_b, checkpoint, model, frames, scale, resample, out, textbook,
+                device):
     """A GIF walking latent space from face A to face B and back. A and B are face ids (as
     sample --labels shows them), or seeds: a number N is face 0 of seed N."""
     from ..data.images import save_gif
@@ -210,7 +217,7 @@ def interpolate(face_a, face_b, checkpoint, model, frames, scale, resample, out,
     named = parse_ids([a for a in (face_a, face_b) if not a.isdigit()])
     out, replacing = output_path(out, "interpolation.gif")
     device = device_or_fail(device)
-    loaded = load_model_or_fail(checkpoint, model, device, named)
+    loaded = load_model_or_fail(checkpoint, model, device, named, textbook=textbook)
     ends = [face_id(loaded.tag, int(a), 0) if a.isdigit() else named.pop(0)
             for a in (face_a, face_b)]
     a, b = noise(ends, loaded.nz)
@@ -224,6 +231,7 @@ def interpolate(face_a, face_b, checkpoint, model, frames, scale, resample, out,
         fail(f"cannot write {out}: {exc.strerror}")
     walk = (f"seed {face_a} to {face_b}" if face_a.isdigit() and face_b.isdigit()
             else f"{ends[0]} to {ends[1]}")
-    click.echo(f"wrote {out}: {len(pictures)} frames ({frames} from {walk} and back), "
+    click.echo(f"wrote {out}: {len(pictures)} frames ({frames} from {walk}, {frames - 2} "
+               "back), "
                f"{loaded.size * scale} px ({loaded.size} px x{scale}), from {loaded.path}"
                + replacing, err=True)
