@@ -145,3 +145,21 @@ def test_params_of_the_wrong_shape_are_named(tmp_path):
     assert result.exit_code == 2
     assert "Conv.params should hold W (3, 3, 3, 4), b (4,) like Conv2d(3, 4, 3, 1, 1), not " \
            "W (4, 3, 3, 3)" in result.output
+
+
+def test_a_naive_bce_fails_on_the_logits_of_a_confident_discriminator(tmp_path):
+    """The exercise asks for BCE stable for any logit: the textbook formula through sigmoid
+    and log passes on small logits and is inf or NaN at +-800, where grading looks too."""
+    naive = tmp_path / "naive.py"
+    naive.write_text("import numpy as np\n\n\nclass Naive:\n"
+                     "    def __init__(self, targets):\n"
+                     "        self.t, self.params, self.grads = np.asarray(targets), {}, {}\n\n"
+                     "    def forward(self, z, train=True):\n"
+                     "        self.s, self.n = 1 / (1 + np.exp(-z)), z.size\n"
+                     "        return np.mean(-self.t * np.log(self.s)"
+                     " - (1 - self.t) * np.log(1 - self.s))\n\n"
+                     "    def backward(self, dy):\n"
+                     "        return dy * (self.s - self.t) / self.n\n")
+    result = grade(naive, "Naive", "BCEWithLogits")
+    assert result.exit_code == 1
+    assert "FAIL: the forward pass is wrong (relative error nan" in result.output

@@ -10,8 +10,8 @@ x reaches y three ways: directly, through the mean, and through the variance. Wr
     return dx (shape of x), the sum of the three paths (docs/05-batchnorm.md derives them;
     try it on paper first: the mean's path and the variance's path each give one term).
 
-Grade it:  tinygan gradcheck --layer docs/exercises/batchnorm_backward.py:BatchNorm2d \\
-               --like BatchNorm2d
+Grade your copy:  tinygan gradcheck --layer batchnorm_backward.py:BatchNorm2d \\
+                     --like BatchNorm2d
 Solution:  tinygan/nn/layers/batchnorm.py.
 """
 

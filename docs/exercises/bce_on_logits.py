@@ -9,8 +9,8 @@ large z. Rewrite loss_i so that nothing large is ever exponentiated (docs/06-bce
 shows the identity), then derive dL/dz_i = (s(z_i) - t_i) / N. backward(dy) gets dy = dL_out/dL
 (a number, the loss being a single value) and returns dy * dL/dz.
 
-Grade it:  tinygan gradcheck --layer docs/exercises/bce_on_logits.py:BCEWithLogits \\
-               --like BCEWithLogits
+Grade your copy:  tinygan gradcheck --layer bce_on_logits.py:BCEWithLogits \\
+                     --like BCEWithLogits
 Solution:  bce_with_logits in tinygan/nn/losses.py.
 """
 

@@ -11,7 +11,7 @@ Backward: given dy (N, OH, OW, C_out), seen as dY (N*OH*OW, C_out), write
     return dx = dL/dx    (shape of x)     dX = dY @ Wm.T, then col2im: where windows overlap,
                                           their contributions add up (docs/02-im2col.md)
 
-Grade it:  tinygan gradcheck --layer docs/exercises/conv2d_backward.py:Conv2d --like Conv2d
+Grade your copy:  tinygan gradcheck --layer conv2d_backward.py:Conv2d --like Conv2d
 Solution:  tinygan/nn/layers/conv.py (docs/03-convolution.md derives it).
 """
 

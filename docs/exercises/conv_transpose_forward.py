@@ -8,8 +8,8 @@ channels times W, into the output; overlapping stamps add up, which is exactly c
     y    = col2im(cols, output shape, stride, padding) + b
     OH   = (H - 1) * stride - 2 * padding + k, likewise OW
 
-Grade it:  tinygan gradcheck --layer docs/exercises/conv_transpose_forward.py:ConvTranspose2d \\
-               --like ConvTranspose2d
+Grade your copy:  tinygan gradcheck --layer conv_transpose_forward.py:ConvTranspose2d \\
+                     --like ConvTranspose2d
 Solution:  tinygan/nn/layers/conv_transpose.py (docs/04-transposed-convolution.md).
 """
 

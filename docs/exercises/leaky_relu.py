@@ -6,7 +6,7 @@
 Shapes: x and y are (N, H, W, C) (any shape works: the layer acts element by element).
 backward(dy) receives dL/dy and returns dL/dx; it may use what forward kept on self.
 
-Grade it:  tinygan gradcheck --layer docs/exercises/leaky_relu.py:LeakyReLU --like LeakyReLU
+Grade your copy:  tinygan gradcheck --layer leaky_relu.py:LeakyReLU --like LeakyReLU
 Solution:  tinygan/nn/layers/activations.py (docs/03-convolution.md explains activations).
 """
 

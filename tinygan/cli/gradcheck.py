@@ -26,7 +26,7 @@ def gradcheck(tol, spec, like):
     \b
     Examples:
       tinygan gradcheck                                          # the project's layers
-      tinygan gradcheck --layer docs/exercises/leaky_relu.py:LeakyReLU --like LeakyReLU"""
+      tinygan gradcheck --layer my_leaky_relu.py:LeakyReLU --like LeakyReLU   # docs/exercises.md"""
     if like and not spec:
         fail("--like NAME says what --layer FILE.py:CLASS should match; give --layer too")
     if spec:

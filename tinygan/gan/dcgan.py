@@ -1,11 +1,12 @@
 """The whole DCGAN on one page: the 2015 recipe (Radford et al.) trained on the built-in demo
-faces, written out top to bottom from the textbook modules alone (tinygan/nn/): the data,
-the two networks, D's step on real and on generated faces, G's step, Adam, a progress grid.
+faces, written out top to bottom from the textbook modules alone (tinygan/nn/, with the demo
+faces and PNG writing of tinygan/data/): the two networks, D's step on real and on generated
+faces, G's step, then the loop: the data, Adam, a progress grid.
 No MPI, no recipes, no fast layers, no moving average: everything else in tinygan is this
 loop made sturdier or faster. tests/test_textbook.py checks that its step is the library's
 (`GAN.train_step` with `--recipe dcgan`).
 
-    python -m tinygan.gan.dcgan --steps 600 --out dcgan-demo     # about 3 minutes on 2 cores
+    python -m tinygan.gan.dcgan --steps 600 --out dcgan-demo     # about 4 minutes on 2 cores
 
 Shapes are channels-last (NHWC). At 32 px:
     G: z (N, nz) -> (N, 1, 1, nz) -> ConvT 4/1/0 -> 4x4x4g -> ConvT 4/2/1 -> 8x8x2g
