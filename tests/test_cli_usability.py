@@ -219,7 +219,7 @@ def test_info_without_an_argument_and_runs_list_the_newest_run(run6, tmp_path, m
     assert [line.split()[0] for line in lines[1:]] == ["newer", "older"]
     last = (new / "log.csv").read_text().splitlines()[-1].split(",")
     fields = lines[1].split()
-    assert fields[1:4] == ["6", "32", "demo"] and fields[-1] == "ckpt_00000006.npz"
+    assert fields[1:4] == ["6/6", "32", "demo"] and fields[-1] == "ckpt_00000006.npz"
     assert float(fields[4]) == pytest.approx(float(last[2]), abs=1e-3)   # D's last loss
 
 

@@ -219,7 +219,16 @@ def test_a_folder_in_use_is_refused_before_the_data_is_read(tmp_path, monkeypatc
         listing = invoke("runs", "--dir", tmp_path)
     assert result.exit_code == 2 and "is in use by another training process" in result.output
     assert "(training now)" in listing.output
-    assert "(training now)" not in invoke("runs", "--dir", tmp_path).output
+    after = invoke("runs", "--dir", tmp_path).output
+    assert "(training now)" not in after
+    assert after.splitlines()[1].split()[:2] == ["run", "2/2"]   # the step of the steps planned
+
+
+def test_runs_shows_how_far_a_run_by_epochs_has_come(tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", "--data", "demo", "--epochs", 2, "--out", run, *TINY).exit_code == 0
+    listing = invoke("runs", "--dir", tmp_path).output   # 64 faces, batch 16: 8 steps
+    assert listing.splitlines()[1].split()[:2] == ["run", "8/8"]
 
 
 # -- what events.log and log.csv keep of a stop ----------------------------------------------

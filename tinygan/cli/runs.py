@@ -69,8 +69,9 @@ def _parameter_counts(arrays, meta):
               help="The folder that holds the run folders.")
 def runs(root):
     """List the run folders under runs/ (or --dir), most recently active first: the step of
-    the newest checkpoint (of the log, for a run training now), the data, the image size, the
-    last logged losses of D and G, and the newest checkpoint's file."""
+    the newest checkpoint (of the log, for a run training now) and the step the run trains
+    to, the data, the image size, the last logged losses of D and G, and the newest
+    checkpoint's file."""
     from ..run.listing import find_runs, summarise
     try:
         found = [summarise(r) for r in find_runs(root)]
@@ -82,13 +83,15 @@ def runs(root):
         return
     width = max(len(r["run"]) for r in found)
     data_width = min(30, max(len(r["data"]) for r in found))
-    click.echo(f"{'run':<{width}}  {'step':>7}  {'size':>4}  {'data':<{data_width}}  "
+    steps = [f"{r['step']}/{r['planned']}" if r["planned"] else str(r["step"]) for r in found]
+    step_width = max(4, *(len(s) for s in steps))
+    click.echo(f"{'run':<{width}}  {'step':>{step_width}}  {'size':>4}  {'data':<{data_width}}  "
                f"{'D':>6}  {'G':>6}  newest checkpoint")
-    for r in found:
+    for r, step in zip(found, steps):
         losses = "  ".join(f"{float(v):6.3f}" if v else f"{'-':>6}"
                            for v in (r["loss_d"], r["loss_g"]))
         newest = r["checkpoint"] or "(none yet)"
-        click.echo(f"{r['run']:<{width}}  {r['step']:>7}  {r['size'] or '?':>4}  "
+        click.echo(f"{r['run']:<{width}}  {step:>{step_width}}  {r['size'] or '?':>4}  "
                    f"{r['data'][:data_width]:<{data_width}}  {losses}  {newest}"
                    + ("  (training now)" if r["running"] else ""))
 

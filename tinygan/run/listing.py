@@ -4,7 +4,7 @@ import json
 import os
 
 from . import checkpoint as ckpt
-from .folder import read_log_rows, training_now
+from .folder import planned_steps, read_log_rows, training_now
 
 
 def find_runs(root="runs"):
@@ -26,8 +26,9 @@ def last_active(run_dir):
 
 
 def summarise(run_dir):
-    """What a glance at a run should tell: its step, data, size, last losses, the newest
-    checkpoint, and whether it is training now (then its step is its log's). Reads only
+    """What a glance at a run should tell: its step and the step it trains to, data, size,
+    last losses, the newest checkpoint, and whether it is training now (then its step is its
+    log's). Reads only
     config.json, log.csv, file names and the lock, never a checkpoint."""
     try:
         with open(os.path.join(run_dir, "config.json")) as f:
@@ -43,6 +44,7 @@ def summarise(run_dir):
     if running and (last.get("step") or "").isdigit():
         step = max(step, int(last["step"]))   # a run in training has logged past its checkpoint
     return dict(run=os.path.basename(run_dir.rstrip("/")), step=step,
+                planned=_planned(config, last),
                 data=data if data == "demo" else os.path.basename(str(data).rstrip("/")),
                 size=config.get("size"), loss_d=last.get("loss_d"), loss_g=last.get("loss_g"),
                 checkpoint=name, running=running)
@@ -51,3 +53,13 @@ def summarise(run_dir):
 def _last_log_row(run_dir):
     rows = read_log_rows(run_dir)
     return rows[-1] if rows else {}
+
+
+def _planned(config, last):
+    """The step the run trains to, when its config and log tell (None otherwise)."""
+    if config.get("steps"):
+        return int(config["steps"])
+    try:   # by epochs: the log's step / epoch is the number of steps per epoch
+        return planned_steps(config, float(last["step"]) / float(last["epoch"]))
+    except (KeyError, ValueError, ZeroDivisionError):
+        return None
