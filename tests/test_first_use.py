@@ -280,3 +280,19 @@ def test_the_progress_bar_ends_once_and_notes_go_above_it(tmp_path):
     notes = [line for line in lines if "are nearly alike" in line]
     assert notes and all(line.startswith("note: the 64 tiles") for line in notes)
     assert sum("100%|" in line for line in lines) == 1
+
+
+def test_eval_on_a_few_images_says_its_score_is_noisy(tmp_path):
+    few = invoke("eval", "--model", "anime", "--data", "demo", "-n", 16)
+    assert "note: with fewer than 512 images a set, SWD is noisy" in few.output
+    enough = invoke("eval", "--model", "anime", "--data", "demo", "-n", 512)
+    assert "noisy" not in enough.output
+
+
+def test_eval_all_draws_its_last_bar_line_once(tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", "--data", "demo", "--steps", 4, "--ckpt-every", 2, "--out", run,
+                  *TINY).exit_code == 0
+    result = invoke("eval", run, "--all", "--data", "demo", "-n", 32)
+    lines = result.output.replace("\r", "\n").splitlines()
+    assert sum("eval: 100%" in line for line in lines) == 1

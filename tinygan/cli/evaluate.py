@@ -10,6 +10,8 @@ from ..metrics.swd import swd
 from ..run import checkpoint as ckpt
 from . import DEVICE_OPTION, MODEL_OPTION, TEXTBOOK_OPTION, device_or_fail, fail, load_or_fail, main
 
+FEW = 512   # images a set below which the SWD's estimate is too noisy to compare models
+
 
 @main.command("eval", short_help="Score generated faces against real ones (SWD).")
 @click.argument("target", required=False, metavar="[RUN_OR_CHECKPOINT]")
@@ -106,6 +108,10 @@ def evaluate(target, every, variants, only_steps, checkpoint, model, samples, da
         return
     levels = [k for k in result if k != "avg"]
     click.echo(f"SWD x1e3, {n} vs {n} images ({what}); lower is better")
+    if n < FEW:
+        click.echo(f"note: with fewer than {FEW} images a set, SWD is noisy and high (see how "
+                   "far real vs real is from 0); the scores in docs/results.md use 2048",
+                   err=True)
     rows = [(f"seed {seed + i}", r) for i, (r, _) in enumerate(scores)] if repeats > 1 else []
     rows += [("generated vs real" + (" (mean)" if repeats > 1 else ""), result),
              ("real vs real" + (" (mean)" if repeats > 1 else ""), floor)]
@@ -180,7 +186,10 @@ def _evaluate_run(run_dir, model, samples, data, n, seed, repeats, train_mode_bn
             rows += [dict(step=step, variant=v, n=n, seed=seed,
                           **{f"swd_{k}": round(float(r[k]), 3) for k in ("avg", *_levels(r))})
                      for v, r in results.items()]
-            bar.update()
+            if bar.n + 1 < len(wanted):
+                bar.update()
+            else:
+                bar.n = len(wanted)   # the last line is close()'s, drawn once
     finally:
         bar.close()
     path = save_scores(run_dir, rows)
