@@ -11,9 +11,10 @@ three files, and the JSON, PNG and zip answers of faces.py.
 
 Anything else is refused with a JSON body {"error": "one line"}: a bad parameter, a bad id or
 an unknown model 400, an unknown address 404, a method other than GET 405, a fault of the
-server's own 500; the server goes on serving. The page's files are read once at start, from the package: nothing a request sends
-is used as a path. On the loopback address, a request must name the server as its Host (a web
-page elsewhere cannot reach it by renaming its own address to 127.0.0.1).
+server's own 500; the server goes on serving. The page's files are read once at start, from
+the package: nothing a request sends is used as a path. On the loopback address, a request
+must name the server as its Host (a web page elsewhere cannot reach it by renaming its own
+address to 127.0.0.1).
 """
 
 import json
