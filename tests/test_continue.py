@@ -101,3 +101,25 @@ def test_only_a_continuation_file_continues(straight, tmp_path):
     assert result.exit_code == 2 and "not a continuation file" in result.output
     again = invoke("export", export, "--continuation", "--out", tmp_path / "c.npz")
     assert again.exit_code == 2 and "not a training checkpoint" in again.output
+
+
+def test_a_model_file_without_raw_g_continues_only_when_asked(straight, tmp_path):
+    """An export with D (like the shipped models) keeps the moving average and D but no raw
+    G: its continuation starts G from the average, and only with --g-from-ema."""
+    run, _ = straight
+    export = tmp_path / "model.npz"
+    assert invoke("export", run / "ckpt_00000004.npz", "--with-d", "--no-recalibrate",
+                  "--float32", "--out", export).exit_code == 0
+    refused = invoke("export", export, "--continuation", "--out", tmp_path / "c.npz")
+    assert refused.exit_code == 2 and "add --g-from-ema" in refused.output
+    made = invoke("export", export, "--continuation", "--g-from-ema", "--float32",
+                  "--out", tmp_path / "c.npz")
+    assert made.exit_code == 0, made.output
+    arrays, meta = ckpt.load(str(tmp_path / "c.npz"))
+    for key in [k for k in arrays if k.startswith("G_ema/")]:
+        np.testing.assert_array_equal(arrays["G/" + key[6:]], arrays[key])
+    assert meta["config"]["batch"] == 64 and meta["config"]["ema"] == 0.999   # train's defaults
+    result = invoke("train", "--continue", tmp_path / "c.npz", "--data", "demo", "--steps", 6,
+                    "--out", tmp_path / "on", "--demo-count", 64)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "on" / "ckpt_00000006.npz").exists()

@@ -117,7 +117,13 @@ def runs(root):
               "average, D, the step and the run's settings (no optimizer state: the "
               "continued run refills it under a learning-rate warm-up). Sampling works on "
               "the file too.")
-def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d, continuation):
+@click.option("--g-from-ema", is_flag=True, help="With --continuation, from a model file that "
+              "keeps no raw G but a moving average and D (a shipped model, an export made "
+              "with --with-d): start G from the moving average, and take the settings the "
+              "file does not record from train's defaults. Measured a little behind a "
+              "continuation with raw G: docs/results.md.")
+def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d, continuation,
+           g_from_ema):
     """Write a generator file (for sampling and fine-tuning) from a checkpoint; with --with-d,
     the discriminator too; with --continuation, all a run needs to go on. No optimizer state
     is kept."""
@@ -128,7 +134,9 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d, co
         if raw or average > 1 or with_d or card:
             fail("--continuation keeps G, its moving average and D as the checkpoint has them; "
                  "--raw, --average, --with-d and --card choose what a sampling file holds")
-        return _export_continuation(checkpoint, out, float16)
+        return _export_continuation(checkpoint, out, float16, g_from_ema)
+    if g_from_ema:
+        fail("--g-from-ema is for --continuation")
     if average > 1 and not (checkpoint and os.path.isdir(checkpoint)):
         fail("--average needs a run folder as CHECKPOINT")
     if card:
@@ -175,24 +183,40 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d, co
                err=True)
 
 
-def _export_continuation(checkpoint, out, float16):
-    """The continuation file of a training checkpoint (see export --continuation)."""
-    from ..draw.generate import NoModelError, find_checkpoint
+# the settings a training run keeps in its config beyond the networks and the recipe
+RUN_SETTINGS = ("batch", "flip", "ema", "real_label", "label_noise", "r1_every")
+
+
+def _export_continuation(checkpoint, out, float16, g_from_ema):
+    """The continuation file of a training checkpoint (see export --continuation), or, with
+    g_from_ema, of a model file that keeps the moving average and D alone."""
+    from ..draw.generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
     try:
-        path = find_checkpoint(checkpoint)
+        path = shipped_model(checkpoint) if checkpoint in SHIPPED and not \
+            os.path.exists(checkpoint) else find_checkpoint(checkpoint)
         arrays, meta = ckpt.load(path)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(str(exc))
     parts = {part: ckpt.section(arrays, part) for part in ("G", "G_ema", "D")}
+    config = meta["config"]
+    if not parts["G"] and parts["G_ema"] and parts["D"] and g_from_ema:
+        parts["G"] = parts["G_ema"]
+        train = main.commands["train"]   # what the file does not record: train's defaults
+        defaults = {p.name: p.default for p in train.params if p.name in RUN_SETTINGS}
+        config = dict(defaults, **config)
+    elif not parts["G"] and parts["G_ema"] and parts["D"]:
+        fail(f"{path} keeps no raw G (a model file, not a training checkpoint): add "
+             "--g-from-ema to start G from its moving average")
     if not all(parts.values()):
         fail(f"{path}: not a training checkpoint (a continuation needs G, G_ema and D; "
              "exported files keep only some of them)")
     dtype = np.float16 if float16 else np.float32
     kept = {f"{part}/{k}": v.astype(dtype) for part, state in parts.items()
             for k, v in state.items()}
-    new_meta = dict(config=meta["config"], step=meta["step"], continuation=True,
+    new_meta = dict(config=config, step=meta["step"], continuation=True,
                     **{k: meta[k] for k in ("epoch", "steps_per_epoch", "time_s") if k in meta},
-                    source=os.path.basename(path), weights="G, G_ema and D")
+                    source=os.path.basename(path),
+                    weights="G (from G_ema), G_ema and D" if g_from_ema else "G, G_ema and D")
     try:
         ckpt.save(out, kept, new_meta, compress=True)
     except OSError as exc:

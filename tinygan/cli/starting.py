@@ -172,7 +172,7 @@ def load_continuation(path, ctx):
 def continued_config(cont, steps, epochs, warmup):
     """The continued run's config: the file's, a new length (a total, as with --resume), and
     the learning-rate warm-up that starts at the file's step."""
-    config = {k: v for k, v in cont.config.items() if not k.startswith("_")}
+    config = complete({k: v for k, v in cont.config.items() if not k.startswith("_")})
     start = cont.config["_step"]
     if steps is not None and steps <= start:
         fail(f"--continue {cont.path} is at step {start}: --steps is the run's total, so give "
