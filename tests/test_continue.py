@@ -39,7 +39,10 @@ def test_a_continued_run_starts_at_the_file_step_with_its_networks(straight, tmp
                     "--ckpt-every", 4, "--log-every", 2, "--demo-count", 64)
     assert result.exit_code == 0, result.output
     assert "step 4 -> 8" in result.output
-    assert sorted(p.name for p in out.glob("ckpt_*.npz")) == ["ckpt_00000008.npz"]
+    # its first checkpoint at the file's step, at once: a resume never starts from step 0
+    assert sorted(p.name for p in out.glob("ckpt_*.npz")) == ["ckpt_00000004.npz",
+                                                              "ckpt_00000008.npz"]
+    assert (out / "real.png").exists()
     assert "continued from" in (out / "events.log").read_text()
     arrays, meta = ckpt.load(str(out / "ckpt_00000008.npz"))
     assert meta["step"] == 8 and int(arrays["optG/t"]) == 4   # Adam counted from the file
@@ -123,3 +126,40 @@ def test_a_model_file_without_raw_g_continues_only_when_asked(straight, tmp_path
                     "--out", tmp_path / "on", "--demo-count", 64)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "on" / "ckpt_00000006.npz").exists()
+
+
+def test_a_continued_run_killed_at_once_resumes_from_the_file_step(straight, tmp_path):
+    """Stopped before any training step, a continued run resumes at the file's step with the
+    file's networks (not at a random step 0, where the warm-up would make the rate negative)."""
+    _, file = straight
+    out = tmp_path / "cont"
+    assert invoke("train", "--continue", file, "--data", "demo", "--steps", 5, "--out", out,
+                  "--demo-count", 64).exit_code == 0
+    for later in out.glob("ckpt_0000000[5-9].npz"):
+        later.unlink()   # as if the process had died right after starting
+    result = invoke("train", "--resume", out, "--steps", 5)
+    assert result.exit_code == 0 and "step 4 -> 5" in result.output, result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--warmup", 10], "--warmup is the learning-rate warm-up of a --continue run"),
+])
+def test_warmup_belongs_to_continue(tmp_path, args, message):
+    result = invoke("train", "--data", "demo", "--out", tmp_path / "r", *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_continue_by_epochs_that_end_before_the_file_is_refused(straight, tmp_path):
+    _, file = straight
+    result = invoke("train", "--continue", file, "--data", "demo", "--epochs", 1,
+                    "--demo-count", 64, "--out", tmp_path / "r")
+    assert result.exit_code == 2
+    assert "is at step 4: the run's length gives 4 steps in all" in result.output
+
+
+def test_g_from_ema_on_a_checkpoint_with_raw_g_is_refused(straight, tmp_path):
+    run, _ = straight
+    result = invoke("export", run / "ckpt_00000004.npz", "--continuation", "--g-from-ema",
+                    "--out", tmp_path / "c.npz")
+    assert result.exit_code == 2 and "keeps G's raw weights" in result.output
+

@@ -1,8 +1,9 @@
 """The `tinygan` command line: the command group and the helpers its commands share.
 
-Each family of commands lives in its own module: train.py (train, with starting.py for
-where a run starts from), sample.py (sample, interpolate), runs.py (info, runs, export),
-evaluate.py (eval), gradcheck.py (gradcheck), data.py (data check).
+Each family of commands lives in its own module: train.py (train, with train_options.py for
+its options and starting.py for where a run starts from), sample.py (sample, interpolate),
+runs.py (info, runs, plot, export), evaluate.py (eval), gradcheck.py (gradcheck), data.py
+(data check), serve.py (serve).
 
 Every problem a user can cause (a missing file, bad data, a bad option) ends with a one-line
 message and exit code 2, never a traceback.

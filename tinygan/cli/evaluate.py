@@ -67,14 +67,15 @@ def evaluate(target, every, variants, only_steps, checkpoint, model, samples, da
     checkpoint = checkpoint or target
     if every:
         return _evaluate_run(checkpoint, model, samples, data, n, seed, repeats, train_mode_bn,
-                             truncation, as_json, variants, only_steps, textbook)
+                             truncation, as_json, variants, only_steps, textbook,
+                             device_or_fail(device))
     if only_steps or variants != "ema":
         fail("--steps and --variants choose what --all scores; add --all")
     device = device_or_fail(device)
     size = int(size)   # click hands a Choice over as the string it matched
-    if samples and (truncation or train_mode_bn or checkpoint or model):
-        fail("--checkpoint, --model, --truncation and --train-mode-bn choose a model and how "
-             "it draws faces; --samples scores images already drawn")
+    if samples and (truncation or train_mode_bn or checkpoint or model or textbook):
+        fail("--checkpoint, --model, --truncation, --train-mode-bn and --textbook choose a "
+             "model and how it draws faces; --samples scores images already drawn")
     if samples:
         try:
             # sample sets are small and rewritten often: decoded in memory, not cached
@@ -136,7 +137,7 @@ def _mean(results):
 
 
 def _evaluate_run(run_dir, model, samples, data, n, seed, repeats, train_mode_bn, truncation,
-                  as_json, variants, only_steps, textbook):
+                  as_json, variants, only_steps, textbook, device):
     """`eval RUN --all`: a table of every checkpoint's SWD, also merged into RUN/swd.csv."""
     from ..data.load import DataError, load_images
     from ..draw.run_scores import VARIANTS, checkpoints_by_step, real_subsets, score_checkpoint
@@ -179,7 +180,7 @@ def _evaluate_run(run_dir, model, samples, data, n, seed, repeats, train_mode_bn
         for step in sorted(wanted):
             try:
                 results = score_checkpoint(by_step[step], chosen, real_a, n, seed, by_step,
-                                           fast=not textbook)
+                                           fast=not textbook, device=device)
             except ckpt.CheckpointError as exc:
                 bar.write(f"skipped step {step}: {exc}")
                 results = {}
@@ -195,6 +196,8 @@ def _evaluate_run(run_dir, model, samples, data, n, seed, repeats, train_mode_bn
     path = save_scores(run_dir, rows)
     click.echo(f"SWD x1e3 (average over levels), {n} vs {n} images, seed {seed}; "
                "lower is better")
+    if n < FEW:
+        click.echo(f"note: with fewer than {FEW} images a set, SWD is noisy and high", err=True)
     click.echo(f"{'step':>8}" + "".join(f"{v:>12}" for v in chosen))
     table = {}
     for row in rows:

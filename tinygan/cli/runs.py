@@ -56,7 +56,8 @@ def _parameter_counts(arrays, meta):
     def count(part):
         return sum(v.size for k, v in ckpt.section(arrays, part).items()
                    if not k.endswith(("running_mean", "running_var")))
-    if "weights" in meta or not ckpt.section(arrays, "D"):   # an export, with or without D
+    exported = "weights" in meta and not meta.get("continuation")
+    if exported or not ckpt.section(arrays, "D"):   # an export, with or without D
         part = "G_ema" if ckpt.section(arrays, "G_ema") else "G"
         found = [(f"generator ({meta.get('weights', part)})", count(part))]
         return found + ([("discriminator", count("D"))] if count("D") else [])
@@ -131,9 +132,10 @@ def export(checkpoint, out, float16, card, raw, average, recalibrate, with_d, co
     from ..gan.networks import DISCRIMINATOR_KEYS, GENERATOR_KEYS, generator_for
     from ..gan.step import recalibrate_batchnorm
     if continuation:
-        if raw or average > 1 or with_d or card:
+        if raw or average > 1 or with_d or card or not recalibrate:
             fail("--continuation keeps G, its moving average and D as the checkpoint has them; "
-                 "--raw, --average, --with-d and --card choose what a sampling file holds")
+                 "--raw, --average, --with-d, --card and --no-recalibrate choose what a "
+                 "sampling file holds")
         return _export_continuation(checkpoint, out, float16, g_from_ema)
     if g_from_ema:
         fail("--g-from-ema is for --continuation")
@@ -199,6 +201,8 @@ def _export_continuation(checkpoint, out, float16, g_from_ema):
         fail(str(exc))
     parts = {part: ckpt.section(arrays, part) for part in ("G", "G_ema", "D")}
     config = meta["config"]
+    if g_from_ema and parts["G"]:
+        fail(f"{path} keeps G's raw weights: a continuation takes them, so drop --g-from-ema")
     if not parts["G"] and parts["G_ema"] and parts["D"] and g_from_ema:
         parts["G"] = parts["G_ema"]
         train = main.commands["train"]   # what the file does not record: train's defaults

@@ -78,7 +78,7 @@ def describe(ids):
               "under runs/, else the shipped anime model; with --id or --like, the shipped "
               "model the id names].")
 @MODEL_OPTION
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2 ** 32 - 1), default=0, show_default=True,
               help="Picks the noise: the same seed draws the same faces. With --like, picks "
               "which variations: seed S draws variations S x N to S x N + N - 1.")
 @click.option("--id", "face_ids", multiple=True, metavar="ID", help="Draw this face, named "

@@ -1,5 +1,6 @@
 """Where a `tinygan train` run starts from: a resumed run's config, a model to fine-tune
-(--init), and the training images (decoded, or mapped from the cache)."""
+(--init), a continuation file (--continue), and the training images (decoded, or mapped
+from the cache)."""
 
 import os
 import sys
@@ -58,7 +59,7 @@ def resume_options(ctx, also=(), how="a resumed run keeps the settings it starte
              if p.name not in RESUMABLE and p.name not in also]
     if fixed:
         fail(f"{', '.join(fixed)}: {how}; only its length, --on-nan, --device, --textbook, "
-             "--keep and the --*-every options can change")
+             "--tf32, --keep and the --*-every options can change")
     return {p.name: ctx.params[p.name] for p in given if p.name in BOOKKEEPING}
 
 
@@ -157,7 +158,8 @@ def load_continuation(path, ctx):
     """The --continue file (tinygan export --continuation), checked before any data is read;
     the command line may not change the settings the run goes on with."""
     resume_options(ctx, also={"data", "out", "name", "continue_from", "warmup", "demo_count"},
-                   how="a continued run keeps the settings of the run it continues")
+                   how="a continued run keeps the settings of the run it continues; besides "
+                   "--data, --out, --name, --warmup and --demo-count")
     try:
         arrays, meta = ckpt.load(path)
     except ckpt.CheckpointError as exc:
@@ -194,8 +196,11 @@ def continue_run(trainer, cont):
     trainer.step = trainer.gan.steps_done = cont.config["_step"]
     trainer.time_before = cont.config["_time_s"]
     trainer.event(f"continued from {cont.path} at step {trainer.step}: G, its moving average "
-                  f"and D as they were; Adam's moments start empty, the learning rate warms up "
-                  f"over {trainer.config.get('warmup_steps', 0)} steps", echo=False)
+                  f"and D as the file keeps them; Adam's moments start empty, the learning "
+                  f"rate warms up over {trainer.config.get('warmup_steps', 0)} steps", echo=False)
+    # a checkpoint at once: a resume, or a rollback, must never go back to a random step 0
+    trainer.save_real_grid()
+    trainer.save_checkpoint()
     click.echo(f"continuing {cont.path} from step {trainer.step}", err=True)
 
 

@@ -69,6 +69,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         fail("--more-steps needs --resume RUN_DIR; a new run takes --steps")
     if sum(bool(x) for x in (steps, epochs, more_steps)) > 1:
         fail("give one of --steps, --epochs and --more-steps, not several")
+    given = click.get_current_context().get_parameter_source("warmup")
+    if given is click.core.ParameterSource.COMMANDLINE and not continue_from:
+        fail("--warmup is the learning-rate warm-up of a --continue run")
     if continue_from and (resume or init_from):
         fail("--continue starts a new run from a continuation file; --resume and --init are "
              "other ways to start: give one")
@@ -85,6 +88,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         name = name or f"{os.path.splitext(os.path.basename(data.rstrip('/')))[0]}-" \
                         f"{world.broadcast(time.strftime('%Y%m%d-%H%M%S'))}"
         run_dir = out or os.path.join("runs", name)
+        # "in use" or "cannot write" says more than "holds a run"
+        if problem := world.broadcast(folder_problem(run_dir) if world.rank == 0 else None):
+            fail(problem)
         if ckpt.list_checkpoints(run_dir):
             fail(f"{run_dir} already holds a run; use --resume {quote(run_dir)} or another --out")
         settings = dict(loss=loss, d_norm=d_norm, g_norm=g_norm, mbstd=mbstd, attention=attention,
@@ -124,6 +130,9 @@ def train(data, size, steps, epochs, more_steps, batch, nz, ngf, ndf, recipe, lo
         fail(problem)
     steps_per_epoch = len(images) // config["batch"]
     total = planned_steps(config, steps_per_epoch)
+    if cont and total <= cont.config["_step"]:
+        fail(f"--continue {cont.path} is at step {cont.config['_step']}: the run's length "
+             f"gives {total} steps in all; give --steps or --epochs beyond it")
     try:
         with world.run_folder(run_dir):   # rank 0's alone when several ranks train
             bars = []   # notes go above the progress bar, once there is one

@@ -3,11 +3,13 @@ checkpoint can give, and their SWD against a fixed real subset.
 
 A run keeps its newest checkpoints and, for good, its milestones (run/checkpoint.py); the
 last step is not always the best, so each is scored the same way: the same noise, the same
-real faces, the same SWD seed, as `tinygan eval --seed S` scores one model. The scores go to
-the run's swd.csv (run/folder.py), which `tinygan plot` draws.
+real faces and the same SWD seed that `tinygan eval --seed S` uses for one model. The scores
+go to the run's swd.csv (run/folder.py), which `tinygan plot` draws.
 
 A checkpoint holds two generators, and four ways to draw from them are scored:
-    ema         the moving average, BatchNorm statistics re-estimated (what `sample` draws)
+    ema         the moving average, BatchNorm statistics re-estimated on 2,048 faces (the
+                checkpoint's own, which `tinygan eval` and `sample` use, come from 512, so
+                the two commands' scores of one checkpoint differ a little)
     eval-mode   G with its running statistics
     train-mode  G with each batch of 64's own statistics
     avg2        the mean of G's weights here and one checkpoint interval earlier, statistics
@@ -40,7 +42,7 @@ def real_subsets(real, n, seed):
     return real[order[:n]], real[order[n:2 * n]]
 
 
-def variant_generator(variant, arrays, config, earlier=None, fast=True):
+def variant_generator(variant, arrays, config, earlier=None, fast=True, device="cpu"):
     """The generator `variant` names, from a checkpoint's arrays (None for avg2 without an
     earlier checkpoint `earlier`, the arrays one ckpt_every before)."""
     G = generator_for(config, fast)
@@ -51,12 +53,13 @@ def variant_generator(variant, arrays, config, earlier=None, fast=True):
         before = ckpt.section(earlier, "G")
         state = {k: (v + before[k]) / 2 for k, v in state.items()}
     G.load_state_dict(state)
+    G.to(device)
     if variant in ("ema", "avg2"):
         recalibrate_batchnorm(G, config["nz"], seed=config.get("seed", 0), faces=2048)
     return G
 
 
-def score_checkpoint(path, variants, real_a, n, seed, by_step, fast=True):
+def score_checkpoint(path, variants, real_a, n, seed, by_step, fast=True, device="cpu"):
     """{variant: {level: SWD x1e3, "avg": mean}} for one checkpoint (avg2 left out when the
     run no longer holds the checkpoint before it)."""
     arrays, meta = ckpt.load(path)
@@ -66,8 +69,8 @@ def score_checkpoint(path, variants, real_a, n, seed, by_step, fast=True):
     z = latent(seed + 1000, n, config["nz"])
     results = {}
     for variant in variants:
-        G = variant_generator(variant, arrays, config, earlier, fast)
+        G = variant_generator(variant, arrays, config, earlier, fast, device)
         if G is not None:
-            faces = generate(G, z, batch_statistics=variant == "train-mode")
+            faces = generate(G, z, device, batch_statistics=variant == "train-mode")
             results[variant] = swd(faces, real_a, seed=seed)
     return results

@@ -1,7 +1,7 @@
 """What a Trainer keeps in its run folder, and reads back: config.json, events.log, the
-rows of log.csv and the checkpoints, with resume (the file formats are runfolder.py's and
-checkpoint.py's). RunRecords is the Trainer's half that knows the folder; train.py holds the
-loop. ParallelTrainer (train_parallel.py) lets rank 0 alone do what is here.
+rows of log.csv and the checkpoints, with resume (the file formats are folder.py's and
+checkpoint.py's). RunRecords is the Trainer's half that knows the folder; trainer.py holds the
+loop. ParallelTrainer (parallel_trainer.py) lets rank 0 alone do what is here.
 
 A run folder holds:
     config.json        everything needed to rebuild the run

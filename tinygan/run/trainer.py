@@ -1,7 +1,7 @@
 """The training loop: steps, logging intervals, grids and checkpoints on their schedule,
 Ctrl-C, and what to do when a run diverges. What the run folder holds, and how a run is saved
 and resumed, is records.py's (RunRecords, the Trainer's other half); the grids are drawn by
-pictures.py.
+progress.py.
 
 What can go wrong in a long run, and what happens then:
     kill -9, power loss   checkpoints are written atomically, so --resume continues from the
