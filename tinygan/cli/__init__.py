@@ -110,8 +110,6 @@ def note_model(path, meta, chosen):
                    "--model anime draws the shipped model", err=True)
 
 
-
-
 def output_path(out, default):
     """Where a picture goes: --out as given (an existing file is replaced, and the command
     says so), or else `default`, numbered (samples-2.png, -3, ...) past any earlier result so

@@ -8,7 +8,6 @@ import numpy as np
 from ..data.images import to_uint8
 from ..fast import release
 from ..gan.networks import discriminator_for, generator_for
-from ..metrics.sharpness import sharpness
 from ..nn.backend import to_device, to_host
 from ..run import checkpoint as ckpt
 
@@ -32,8 +31,6 @@ def shipped_model(name):
         raise NoModelError(f"the {name} model is not in this installation ({path}); "
                            "use a checkpoint of your own, or train one with tinygan train")
     return path
-
-
 
 
 def find_checkpoint(path=None, runs_dir="runs"):
@@ -140,12 +137,6 @@ def best_of(G, D, z, k, device="cpu"):
     """The k faces of z that D finds most real (discriminator_scores), best first."""
     faces, scores = discriminator_scores(G, D, z, device)
     return faces[np.argsort(-scores)[:k]]
-
-
-def sharpest_of(G, z, k, device="cpu"):
-    """The k faces of z whose middles are sharpest (metrics/sharpness.py), sharpest first."""
-    faces = generate(G, z, device)
-    return faces[np.argsort(-sharpness(faces), kind="stable")[:k]]
 
 
 def slerp(a, b, t):
