@@ -511,12 +511,15 @@ def test_second_trainer_in_the_same_folder_is_refused(tmp_path):
         wait_for(lambda: ckpt.list_checkpoints(run))
         assert_clean_error(tinygan("train", "--resume", run),
                            "is in use by another training process")
+        # a new run into it: "in use" (not "use --resume", which would be refused too)
         assert_clean_error(tinygan("train", *TINY, "--steps", 10, "--out", run),
-                           "already holds a run; use --resume")
+                           "is in use by another training process")
         assert first.poll() is None   # the first one trains on undisturbed
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
     with RunLock(run):   # the kernel released the lock of the killed process
         pass
+    assert_clean_error(tinygan("train", *TINY, "--steps", 10, "--out", run),
+                       "already holds a run; use --resume")   # no longer in use: resume it
 
