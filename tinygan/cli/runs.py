@@ -192,10 +192,9 @@ RUN_SETTINGS = ("batch", "flip", "ema", "real_label", "label_noise", "r1_every")
 def _export_continuation(checkpoint, out, float16, g_from_ema):
     """The continuation file of a training checkpoint (see export --continuation), or, with
     g_from_ema, of a model file that keeps the moving average and D alone."""
-    from ..draw.generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
+    from ..draw.generate import NoModelError, find_model
     try:
-        path = shipped_model(checkpoint) if checkpoint in SHIPPED and not \
-            os.path.exists(checkpoint) else find_checkpoint(checkpoint)
+        path = find_model(checkpoint)
         arrays, meta = ckpt.load(path)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(str(exc))

@@ -118,10 +118,9 @@ class InitModel(NamedTuple):
 
 def load_init(path):
     """The --init model: a shipped name ('anime', 'human'), a file or a run folder."""
-    from ..draw.generate import SHIPPED, NoModelError, find_checkpoint, shipped_model
+    from ..draw.generate import NoModelError, find_model
     try:
-        path = shipped_model(path) if path in SHIPPED and not os.path.exists(path) \
-            else find_checkpoint(path)
+        path = find_model(path)
         arrays, meta = ckpt.load(path)
     except (NoModelError, ckpt.CheckpointError) as exc:
         fail(f"--init: {exc}")

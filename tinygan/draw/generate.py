@@ -33,6 +33,14 @@ def shipped_model(name):
     return path
 
 
+def find_model(name_or_path):
+    """A shipped model's file for its name ('anime', 'human': unless a file or folder of that
+    name exists), else find_checkpoint's answer for a path."""
+    if name_or_path in SHIPPED and not os.path.exists(name_or_path):
+        return shipped_model(name_or_path)
+    return find_checkpoint(name_or_path)
+
+
 def find_checkpoint(path=None, runs_dir="runs"):
     """A checkpoint file for `path` (a file, or a run folder -> its newest checkpoint); without
     a path, the newest checkpoint under runs/, else the shipped anime model."""

@@ -31,8 +31,7 @@ class RunLock:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.close()
-            raise TrainingError(f"{os.path.dirname(self.path)} is in use by another training "
-                                "process; wait for it to finish (or start a new run in another folder)") from None
+            raise TrainingError(in_use(os.path.dirname(self.path))) from None
         self.file.seek(0)
         self.file.truncate()
         self.file.write(str(os.getpid()))
@@ -44,13 +43,17 @@ class RunLock:
         self.file.close()
 
 
+def in_use(run_dir):
+    return (f"{run_dir} is in use by another training process; wait for it to finish (or start "
+            "a new run in another folder)")
+
+
 def folder_problem(run_dir, resuming=False):
     """Why a training process could not work in `run_dir`, or None: another one holds it, or
     it (or, for a new run, the nearest folder above it that exists) cannot be written. Asked
     before any data is read, so that a mistake costs no decoding and announces no resume."""
     if training_now(run_dir):
-        return (f"{run_dir} is in use by another training process; wait for it to finish "
-                "(or start a new run in another folder)")
+        return in_use(run_dir)
     place = os.path.abspath(run_dir)
     while not os.path.isdir(place):
         place = os.path.dirname(place)
